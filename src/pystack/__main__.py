@@ -1,0 +1,4 @@
+"""`python -m pystack`."""
+from .cli import console_main
+
+console_main()

@@ -1,0 +1,167 @@
+"""`pystack remote PID` and `pystack core CORE [EXECUTABLE]`: parse, run, report.
+
+Every failure pystack knows about ends here as one line on stderr and the exit status
+its error class carries; a Python traceback of ours is a bug.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Optional, Sequence
+
+from .errors import PystackError
+
+EXIT_INTERRUPTED = 130
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # Sub-commands accept the same options; SUPPRESS keeps them from resetting what
+    # was given before the sub-command name.
+    parser.add_argument("-v", "--verbose", action="count",
+                        default=0 if top else argparse.SUPPRESS,
+                        help="log what was found where on stderr (twice for more)")
+    parser.add_argument("--no-color", action="store_true",
+                        default=False if top else argparse.SUPPRESS,
+                        help="Deactivate colored output")
+
+
+def _native_and_more(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--native", action="store_true",
+                        help="Include the native (C) frames in the resulting stack trace")
+    parser.add_argument("--native-all", action="store_true",
+                        help="Include native (C) frames from threads not registered with "
+                             "the interpreter (implies --native)")
+    parser.add_argument("--native-last", action="store_true",
+                        help="Include native (C) frames only after the last Python frame "
+                             "(implies --native)")
+    parser.add_argument("--locals", action="store_true",
+                        help="Show local variables for each frame in the stack trace")
+    parser.add_argument("--exhaustive", action="store_true",
+                        help="Use all possible methods to obtain the Python stack info "
+                             "(may be slow)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pystack", description="Get Python stack trace of a remote process")
+    _common(parser, top=True)
+    sub = parser.add_subparsers(
+        dest="command", title="commands", metavar="{remote,core}",
+        help="What should be analyzed by PyStack (use <command> --help for a "
+             "command-specific help section).")
+    sub.required = True
+
+    remote = sub.add_parser("remote", help="Analyze a remote process given its PID")
+    _common(remote)
+    remote.add_argument("pid", type=_pid, help="The PID of the remote process")
+    remote.add_argument("--no-block", action="store_true",
+                        help="do not block the process when inspecting its memory")
+    _native_and_more(remote)
+
+    core = sub.add_parser("core", help="Analyze a core dump file given its location and "
+                                       "the executable")
+    _common(core)
+    core.add_argument("core", help="The path to the core file")
+    core.add_argument("executable", nargs="?",
+                      help="(Optional) The path to the executable of the core file")
+    _native_and_more(core)
+    search = core.add_mutually_exclusive_group()
+    search.add_argument("--lib-search-path",
+                        help="List of paths to search for shared libraries loaded in the "
+                             "core. Paths must be separated by the ':' character")
+    search.add_argument("--lib-search-root",
+                        help="Root directory to search recursively for shared libraries "
+                             "loaded into the core.")
+    return parser
+
+
+def _pid(text: str) -> int:
+    try:
+        pid = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid pid: {text!r}") from None
+    if pid <= 0:
+        raise argparse.ArgumentTypeError(f"invalid pid: {text!r}")
+    return pid
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"
+                                           if verbosity else "WARNING: %(message)s"))
+    root = logging.getLogger("pystack")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _native_mode(args: argparse.Namespace):
+    from .types import NativeReportingMode
+    if args.native_all:
+        return NativeReportingMode.ALL
+    if args.native_last:
+        return NativeReportingMode.LAST
+    if args.native:
+        return NativeReportingMode.PYTHON
+    return NativeReportingMode.OFF
+
+
+def _remote(args: argparse.Namespace, out) -> int:
+    from .engine import StackMethod, get_process_threads
+    from .render.text import SourceLines, TextRenderer, use_color
+
+    method = StackMethod.ALL if args.exhaustive else StackMethod.AUTO
+    native = _native_mode(args)
+    if args.no_block and native.value:
+        raise _UsageError("--native cannot be used with --no-block: native stacks "
+                          "need the threads stopped")
+    threads = get_process_threads(args.pid, stop_process=not args.no_block,
+                                  native_mode=native, locals=args.locals, method=method)
+    # Source lines are read after the target runs again, through its own root.
+    root = f"/proc/{args.pid}/root"
+    sources = SourceLines(lambda path: os.path.join(root, path.lstrip("/")))
+    renderer = TextRenderer(sources, color=use_color(out, not args.no_color))
+    _print_threads(renderer, threads, out)
+    return 0
+
+
+def _print_threads(renderer, threads, out) -> None:
+    blocks = ["\n".join(renderer.thread(t)) for t in threads]
+    out.write("\n\n".join(blocks) + ("\n" if blocks else ""))
+    out.flush()
+
+
+class _UsageError(PystackError):
+    exit_code = 2
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    out = sys.stdout
+    try:
+        if args.command == "remote":
+            return _remote(args, out)
+        from .errors import NotSupportedYet
+        raise NotSupportedYet("pystack core is not supported yet")
+    except PystackError as exc:
+        print(f"pystack: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("pystack: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout closed early (| head): not an error worth a message
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+
+
+def console_main() -> None:
+    sys.exit(main())

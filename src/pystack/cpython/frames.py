@@ -1,0 +1,166 @@
+"""Walk a thread's frame chain and describe each frame: file, function, position.
+
+Two chains exist: `PyFrameObject.f_back` up to 3.10 and `_PyInterpreterFrame.previous`
+from 3.11. Both are walked innermost first, bounded in steps and guarded against
+loops; when a link points at garbage the walk stops there and the last frame is marked
+corrupted, so whatever could be trusted is still printed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import MemoryReadError
+from ..types import LocationInfo, PyCodeObject
+from . import linetable
+from .layout import PythonLayout
+from .memory import Memory
+from .objects import ObjectError, Objects
+
+MAX_FRAMES = 100_000
+
+
+@dataclass
+class RawFrame:
+    """One frame as read from memory, before it is linked into `PyFrame`s."""
+
+    address: int
+    code: Optional[PyCodeObject]
+    is_entry: bool
+    is_shim: bool
+    code_address: int = 0
+    corrupted: bool = False
+
+
+@dataclass
+class _CodeInfo:
+    filename: str
+    scope: str
+    firstlineno: int
+    table: bytes
+
+
+class FrameReader:
+    """Reads frames and code objects of one interpreter; caches code objects."""
+
+    def __init__(self, mem: Memory, objects: Objects, layout: PythonLayout) -> None:
+        self.mem = mem
+        self.objects = objects
+        self.layout = layout
+        self._codes: dict[int, _CodeInfo] = {}
+
+    # -- code objects -------------------------------------------------------------------
+    def code_info(self, code: int) -> _CodeInfo:
+        info = self._codes.get(code)
+        if info is None:
+            c = self.layout.code
+            mem, objs = self.mem, self.objects
+            filename = objs.read_str(mem.ptr(code + c.filename), 4096)
+            name_field = c.qualname if c.qualname is not None else c.name
+            scope = objs.read_str(mem.ptr(code + name_field), 4096)
+            firstlineno = mem.i32(code + c.firstlineno)
+            table = objs.read_bytes(mem.ptr(code + c.linetable), 1 << 20)
+            info = _CodeInfo(filename, scope, firstlineno, table)
+            self._codes[code] = info
+        return info
+
+    def location(self, info: _CodeInfo, instruction: int) -> LocationInfo:
+        """Position of an instruction given as a code-unit index (3.10+) or byte offset."""
+        fmt = self.layout.line_table_format
+        if fmt == "locations":
+            loc = linetable.location311(info.table, info.firstlineno, instruction)
+            line = loc.lineno if loc.lineno is not None else info.firstlineno
+            return LocationInfo(line,
+                                loc.end_lineno if loc.end_lineno is not None else line,
+                                loc.column if loc.column is not None else 0,
+                                loc.end_column if loc.end_column is not None else 0)
+        if fmt == "linetable310":
+            line = linetable.linetable310_line(info.table, info.firstlineno, instruction * 2)
+            line = info.firstlineno if line is None else line
+        else:
+            line = linetable.lnotab_line(info.table, info.firstlineno, instruction,
+                                         signed=not self.layout.is_python2)
+        return LocationInfo(line, line, 0, 0)
+
+    def describe(self, code: int, instruction: int) -> PyCodeObject:
+        info = self.code_info(code)
+        return PyCodeObject(info.filename, info.scope, self.location(info, instruction))
+
+    # -- chains -----------------------------------------------------------------------
+    def first_frame(self, tstate: int) -> int:
+        t = self.layout.thread
+        if t.frame is not None and not self.layout.has_interpreter_frames:
+            return self.mem.ptr(tstate + t.frame)
+        if t.current_frame is not None:
+            return self.mem.ptr(tstate + t.current_frame)
+        cframe = self.mem.ptr(tstate + t.cframe)
+        return self.mem.ptr(cframe + self.layout.cframe.current_frame) if cframe else 0
+
+    def walk(self, tstate: int) -> list[RawFrame]:
+        """Frames of a thread, innermost first."""
+        try:
+            address = self.first_frame(tstate)
+        except MemoryReadError:
+            return [RawFrame(tstate, None, False, False, corrupted=True)]
+        if self.layout.has_interpreter_frames:
+            return self._walk_interpreter_frames(address)
+        return self._walk_frame_objects(address)
+
+    def _walk_frame_objects(self, address: int) -> list[RawFrame]:
+        f = self.layout.frame_object
+        frames: list[RawFrame] = []
+        seen: set[int] = set()
+        while address and len(frames) < MAX_FRAMES:
+            if address in seen:
+                frames.append(RawFrame(address, None, True, False, corrupted=True))
+                break
+            seen.add(address)
+            try:
+                code = self.mem.ptr(address + f.f_code)
+                lasti = self.mem.i32(address + f.f_lasti)
+                described = self.describe(code, lasti)
+                nxt = self.mem.ptr(address + f.f_back)
+            except (MemoryReadError, ObjectError):
+                frames.append(RawFrame(address, None, True, False, corrupted=True))
+                break
+            frames.append(RawFrame(address, described, True, False, code))
+            address = nxt
+        return frames
+
+    def _walk_interpreter_frames(self, address: int) -> list[RawFrame]:
+        lay = self.layout
+        f = lay.iframe
+        shim_owners = lay.shim_owners
+        code_mask = ~7 if lay.tagged_code_pointer else ~0
+        unit = lay.constants.code_unit_size
+        frames: list[RawFrame] = []
+        seen: set[int] = set()
+        while address and len(frames) < MAX_FRAMES:
+            if address in seen:
+                frames.append(RawFrame(address, None, False, False, corrupted=True))
+                break
+            seen.add(address)
+            try:
+                owner = self.mem.u8(address + f.owner)
+                nxt = self.mem.ptr(address + f.previous)
+                if owner in shim_owners:
+                    frames.append(RawFrame(address, None, False, True))
+                    address = nxt
+                    continue
+                code = self.mem.ptr(address + f.code) & code_mask
+                instr = self.mem.ptr(address + f.instr_ptr)
+                index = (instr - (code + lay.code.code_adaptive)) // unit
+                described = self.describe(code, index)
+                is_entry = bool(self.mem.u8(address + f.is_entry)) if f.is_entry is not None else False
+            except (MemoryReadError, ObjectError):
+                frames.append(RawFrame(address, None, False, False, corrupted=True))
+                break
+            frames.append(RawFrame(address, described, is_entry, False, code))
+            address = nxt
+        if shim_owners:
+            # 3.12+: a frame is an entry when the eval loop was entered for it, which
+            # the interpreter marks by pushing a shim frame just before (older than) it.
+            for newer, older in zip(frames, frames[1:]):
+                if older.is_shim and not newer.is_shim:
+                    newer.is_entry = True
+        return frames

@@ -1,0 +1,49 @@
+"""The one place that picks a structure layout for a CPython version.
+
+Each `v{major}_{minor}.py` module is generated (see scripts/gen_layouts.py) and imported
+only when a target of that version is met, so a dump costs one small import.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Optional
+
+from ..layout import PythonLayout
+
+log = logging.getLogger(__name__)
+
+#: Versions with a generated table, oldest first.
+KNOWN = [(2, 7), (3, 6), (3, 7), (3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13),
+         (3, 14), (3, 15)]
+
+
+def layout_for(version: tuple) -> Optional[PythonLayout]:
+    """The layout of `version` (major, minor); None when we know nothing close to it.
+
+    A newer 3.x than any table gets the newest table with a loud warning: from 3.13
+    on, the target's own `_Py_DebugOffsets` corrects most of it anyway.
+    """
+    key = tuple(version[:2])
+    if key not in KNOWN:
+        newer = [v for v in KNOWN if v[0] == key[0] and v < key]
+        if key[0] != 3 or not newer or key < (3, 13):
+            return None
+        log.warning("CPython %d.%d is newer than any layout pystack knows; "
+                    "using %d.%d's with the target's debug offsets", *key, *newer[-1])
+        key = newer[-1]
+    module = importlib.import_module(f".v{key[0]}_{key[1]}", __name__)
+    layout: PythonLayout = module.LAYOUT
+    if key != tuple(version[:2]):
+        layout = layout.replace(version=tuple(version[:2]))
+    return layout
+
+
+def debug_offsets_schema(version: tuple) -> Optional[dict]:
+    """Byte positions inside `_Py_DebugOffsets` for a 3.13+ version (or the newest)."""
+    key = tuple(version[:2])
+    candidates = [v for v in KNOWN if v <= key and v >= (3, 13)]
+    if not candidates:
+        return None
+    module = importlib.import_module(f".v{candidates[-1][0]}_{candidates[-1][1]}", __name__)
+    return getattr(module, "DEBUG_OFFSETS_SCHEMA", None)

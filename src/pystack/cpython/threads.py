@@ -1,0 +1,155 @@
+"""Interpreters and their thread states: the list of `PyThread`s the engine returns.
+
+Also where the Python-level name of each thread comes from: `threading._active`
+(ident -> Thread object -> its `_name`), found through the interpreter's
+`sys.modules`. It is only a best effort: a thread started with `_thread` has no
+entry, and any failure leaves the name to the OS fallback.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterator, Optional
+
+from ..errors import MemoryReadError
+from ..types import PyFrame, PyThread
+from .frames import FrameReader, RawFrame
+from .locate import Interpreter
+from .memory import Memory
+from .objects import ObjectError, Objects
+
+log = logging.getLogger("pystack")
+
+MAX_INTERPRETERS = 1024
+MAX_THREADS = 100_000
+
+
+def _bounded_chain(mem: Memory, first: int, next_offset: int, limit: int) -> Iterator[int]:
+    seen: set[int] = set()
+    address = first
+    while address and address not in seen and len(seen) < limit:
+        seen.add(address)
+        yield address
+        address = mem.ptr(address + next_offset)
+
+
+class ThreadReader:
+    def __init__(self, mem: Memory, interpreter: Interpreter) -> None:
+        self.mem = mem
+        self.interp = interpreter
+        self.layout = interpreter.layout
+        self.objects = Objects(mem, self.layout)
+        self.frames = FrameReader(mem, self.objects, self.layout)
+
+    def interpreters(self) -> Iterator[int]:
+        yield from _bounded_chain(self.mem, self.interp.interp_head,
+                                  self.layout.interpreter.next, MAX_INTERPRETERS)
+
+    def thread_states(self, interp: int) -> Iterator[int]:
+        head = self.mem.ptr(interp + self.layout.interpreter.threads_head)
+        yield from _bounded_chain(self.mem, head, self.layout.thread.next, MAX_THREADS)
+
+    # -- names ------------------------------------------------------------------------
+    def thread_names(self, interp: int) -> dict[int, str]:
+        """Python thread names by thread ident (pthread_t), from `threading._active`."""
+        names: dict[int, str] = {}
+        objs = self.objects
+        try:
+            modules = self.mem.ptr(interp + self.layout.interpreter.modules)
+            threading = objs.dict_get_str(modules, "threading") if modules else None
+            if not threading:
+                return names
+            active = objs.dict_get_str(objs.module_dict(threading), "_active")
+            if not active:
+                return names
+            for key, thread in objs.dict_items(active):
+                try:
+                    name = objs.attribute(thread, "_name")
+                    if name is None:  # 2.7 mangles the private attribute
+                        name = objs.attribute(thread, "_Thread__name")
+                    if name:
+                        names[objs.read_int(key) & 0xFFFFFFFFFFFFFFFF] = objs.read_str(name, 256)
+                except (MemoryReadError, ObjectError):
+                    continue
+        except (MemoryReadError, ObjectError) as exc:
+            log.info("cannot read threading._active: %s", exc)
+        return names
+
+    # -- GIL and GC -------------------------------------------------------------------
+    def gil_holder(self, interp: int) -> Optional[int]:
+        """Address of the thread state holding the GIL, if any thread does."""
+        lay = self.layout
+        mem = self.mem
+        try:
+            if lay.interpreter.ceval_gil is not None:  # 3.12+: per-interpreter GIL
+                gil = mem.ptr(interp + lay.interpreter.ceval_gil)
+                if gil and mem.i32(gil + lay.gil.locked):
+                    return mem.ptr(gil + lay.gil.last_holder)
+                return None
+            if lay.runtime.tstate_current is not None and self.interp.runtime:
+                return mem.ptr(self.interp.runtime + lay.runtime.tstate_current) or None
+            if self.interp.current_tstate is not None:  # 2.7 / 3.6
+                return mem.ptr(self.interp.current_tstate) or None
+        except MemoryReadError:
+            pass
+        return None
+
+    def gc_collecting(self, interp: int) -> bool:
+        lay = self.layout
+        try:
+            if lay.interpreter.gc_collecting is not None:
+                return bool(self.mem.i32(interp + lay.interpreter.gc_collecting))
+            if lay.runtime.gc_collecting is not None and self.interp.runtime:
+                return bool(self.mem.i32(self.interp.runtime + lay.runtime.gc_collecting))
+        except MemoryReadError:
+            pass
+        return False
+
+    # -- threads ----------------------------------------------------------------------
+    def threads(self) -> list[PyThread]:
+        result = []
+        version = tuple(self.interp.version[:2])
+        for interp in self.interpreters():
+            interp_id = None
+            if self.layout.interpreter.id is not None:
+                try:
+                    interp_id = self.mem.i64(interp + self.layout.interpreter.id)
+                except MemoryReadError:
+                    pass
+            names = self.thread_names(interp)
+            holder = self.gil_holder(interp)
+            collecting = self.gc_collecting(interp)
+            for tstate in self.thread_states(interp):
+                t = self.layout.thread
+                ident = self.mem.ptr(tstate + t.thread_id)
+                tid = self.mem.i64(tstate + t.native_thread_id) if t.native_thread_id is not None else 0
+                if not tid:
+                    tid = ident
+                frames = self.frames.walk(tstate)
+                holds = tstate == holder
+                result.append(PyThread(
+                    tid=tid,
+                    frame=link_frames(frames),
+                    native_frames=[],
+                    holds_the_gil=int(holds),
+                    is_gc_collecting=int(holds and collecting),
+                    python_version=version,
+                    name=names.get(ident),
+                    interpreter_id=interp_id,
+                ))
+        return result
+
+
+def link_frames(raw: list[RawFrame]) -> Optional[PyFrame]:
+    """Turn frames listed innermost first into linked `PyFrame`s; return the outermost."""
+    outer: Optional[PyFrame] = None
+    newer: Optional[PyFrame] = None
+    for item in raw:  # innermost first
+        frame = PyFrame(prev=None, next=newer, code=item.code, arguments={}, locals={},
+                        is_entry=item.is_entry, is_shim=item.is_shim)
+        if item.corrupted:
+            frame.corrupted_at = item.address
+        if newer is not None:
+            newer.prev = frame
+        newer = frame
+        outer = frame
+    return outer

@@ -1,0 +1,121 @@
+"""The seed's text format: one traceback per thread, colours only when asked.
+
+Source lines come from the target's own filesystem root (`/proc/PID/root` for a live
+process), never the host's: a process in a container must show its own files.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator, Optional
+
+from ..types import PyFrame, PyThread
+
+RESET = "\033[0m"
+BOLD = "\033[1m"
+RED = "\033[31m"
+GREEN = "\033[32m"
+YELLOW = "\033[33m"
+BLUE = "\033[34m"
+MAGENTA = "\033[35m"
+CYAN = "\033[36m"
+
+MAX_SOURCE_BYTES = 16 << 20
+
+
+class SourceLines:
+    """Reads source files under a root directory, once each."""
+
+    def __init__(self, opener: Callable[[str], str]) -> None:
+        self._host_path = opener
+        self._files: dict[str, Optional[list[bytes]]] = {}
+
+    def line(self, filename: str, lineno: int) -> Optional[str]:
+        lines = self._files.get(filename, False)
+        if lines is False:
+            lines = self._load(filename)
+            self._files[filename] = lines
+        if not lines or not 0 < lineno <= len(lines):
+            return None
+        return lines[lineno - 1].decode("utf-8", "replace").rstrip("\r\n")
+
+    def raw_line(self, filename: str, lineno: int) -> Optional[bytes]:
+        lines = self._files.get(filename)
+        if not lines or not 0 < lineno <= len(lines):
+            return None
+        return lines[lineno - 1].rstrip(b"\r\n")
+
+    def _load(self, filename: str) -> Optional[list[bytes]]:
+        if not filename.startswith("/"):
+            return None
+        try:
+            with open(self._host_path(filename), "rb") as f:
+                data = f.read(MAX_SOURCE_BYTES)
+        except OSError:
+            return None
+        return data.splitlines()
+
+
+class TextRenderer:
+    def __init__(self, sources: SourceLines, *, color: bool = False) -> None:
+        self.sources = sources
+        self.color = color
+
+    def _c(self, code: str, text: str) -> str:
+        return f"{code}{text}{RESET}" if self.color else text
+
+    def thread(self, thread: PyThread) -> Iterator[str]:
+        frames = list(thread.all_frames)
+        visible = [f for f in frames if not f.is_shim]
+        name = f" ({thread.name})" if thread.name else ""
+        if not visible:
+            yield f"The frame stack for thread {thread.tid}{name} is empty"
+            return
+        header = (f"Traceback for thread {thread.tid}{name} [{thread.status}] "
+                  "(most recent call last):")
+        yield self._c(BOLD, header)
+        for frame in visible:
+            yield from self.frame(frame)
+
+    def frame(self, frame: PyFrame) -> Iterator[str]:
+        if frame.code is None:
+            yield "    " + self._c(RED, f"(corrupted frame at 0x{frame.corrupted_at or 0:x})")
+            return
+        code = frame.code
+        loc = code.location
+        yield ("    " + self._c(MAGENTA, "(Python)") + " File "
+               + self._c(GREEN, f'"{code.filename}"') + ", line "
+               + self._c(CYAN, str(loc.lineno)) + ", in " + self._c(YELLOW, code.scope))
+        source = self.sources.line(code.filename, loc.lineno)
+        if source is None:
+            return
+        stripped = source.lstrip()
+        indent = len(source) - len(stripped)
+        if not stripped:
+            return
+        yield "        " + self._highlight(code.filename, stripped, indent, loc)
+        if frame.corrupted_at:
+            yield "    " + self._c(RED, f"(corrupted frame at 0x{frame.corrupted_at:x})")
+
+    def _highlight(self, filename: str, text: str, indent: int, loc) -> str:
+        """Mark the executing expression (3.11+ columns) when colours are on."""
+        if not self.color or not (loc.column or loc.end_column):
+            return text
+        raw = self.sources.raw_line(filename, loc.lineno)
+        if raw is None:
+            return text
+        start = len(raw[:loc.column].decode("utf-8", "replace")) - indent
+        if loc.end_lineno == loc.lineno and loc.end_column > loc.column:
+            end = len(raw[:loc.end_column].decode("utf-8", "replace")) - indent
+        else:
+            end = len(text)
+        if not 0 <= start < end <= len(text):
+            return text
+        return text[:start] + BOLD + RED + text[start:end] + RESET + text[end:]
+
+
+def use_color(stream, requested: bool) -> bool:
+    """Colours only on a terminal, never with --no-color or NO_COLOR set."""
+    if not requested or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

@@ -1,0 +1,207 @@
+"""Readers for the /proc files that describe a live process.
+
+Everything the live target learns about a process besides its memory comes
+from here, so the parsing rules (and the errors a vanished or foreign process
+turns into) are kept in one place.  Functions raise `ProcessNotFound` when the
+process (or thread) is gone and `PermissionDenied` when /proc refuses access,
+since that is what a missing/unreadable /proc entry means to the caller.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional, TypeVar
+
+from pystack.errors import PermissionDenied, ProcessNotFound
+from pystack.target.base import Mapping
+
+PROC = "/proc"
+
+_T = TypeVar("_T")
+
+
+def _proc_path(pid: int, *parts: object) -> str:
+    return os.path.join(PROC, str(pid), *(str(p) for p in parts))
+
+
+def _guard(pid: int, what: str, fn: Callable[[], _T]) -> _T:
+    """Run a /proc access, translating OS errors into pystack errors.
+
+    ESRCH shows up when reading a file whose task died after the open.
+    """
+    try:
+        return fn()
+    except (FileNotFoundError, ProcessLookupError) as exc:
+        raise ProcessNotFound(f"no process with pid {pid}") from exc
+    except PermissionError as exc:
+        raise PermissionDenied(f"cannot read {what} of pid {pid}: {exc.strerror}") from exc
+
+
+def _read_text(path: str) -> str:
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "surrogateescape")
+
+
+def exists(pid: int) -> bool:
+    """Whether /proc has an entry for this pid (any state, zombies included)."""
+    return os.path.exists(_proc_path(pid))
+
+
+# --------------------------------------------------------------------- maps
+
+
+def parse_maps(text: str) -> list[Mapping]:
+    """Parse the text of /proc/PID/maps.
+
+    Line format: ``start-end perms offset dev inode [path]``.  The path is kept
+    exactly as the kernel prints it, so pseudo paths (``[heap]``, ``[vdso]``,
+    ``[anon:name]``) and a ``" (deleted)"`` suffix survive; the suffix tells the
+    caller the file on disk is no longer the one mapped.  The path may contain
+    spaces, hence the bounded split.
+    """
+    out: list[Mapping] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        fields = line.split(None, 5)
+        if len(fields) < 5:
+            raise ValueError(f"malformed maps line: {line!r}")
+        start_s, _, end_s = fields[0].partition("-")
+        path: Optional[str] = fields[5] if len(fields) == 6 else None
+        out.append(
+            Mapping(
+                start=int(start_s, 16),
+                end=int(end_s, 16),
+                offset=int(fields[2], 16),
+                perms=fields[1],
+                path=path or None,
+            )
+        )
+    return out
+
+
+def read_maps(pid: int) -> list[Mapping]:
+    return _guard(pid, "memory maps", lambda: parse_maps(_read_text(_proc_path(pid, "maps"))))
+
+
+# ------------------------------------------------------------------ threads
+
+
+def task_ids(pid: int) -> list[int]:
+    """The tids of every task of the process, the main thread (tid == pid) first."""
+    names = _guard(pid, "thread list", lambda: os.listdir(_proc_path(pid, "task")))
+    tids = sorted(int(n) for n in names if n.isdigit())
+    if pid in tids:
+        tids.remove(pid)
+        tids.insert(0, pid)
+    return tids
+
+
+def thread_name(pid: int, tid: int) -> Optional[str]:
+    """The comm of one thread, or None if it is gone or unreadable."""
+    try:
+        return _read_text(_proc_path(pid, "task", tid, "comm")).rstrip("\n")
+    except OSError:
+        return None
+
+
+def comm(pid: int) -> Optional[str]:
+    """The command name of a process (any pid), or None if it is gone."""
+    try:
+        return _read_text(_proc_path(pid, "comm")).rstrip("\n")
+    except OSError:
+        return None
+
+
+# ------------------------------------------------------------------- status
+
+
+def parse_status(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key] = value.strip()
+    return out
+
+
+def read_status(pid: int, tid: Optional[int] = None) -> dict[str, str]:
+    """The fields of /proc/PID/status (or of one task's status if `tid` is given)."""
+    path = _proc_path(pid, "status") if tid is None else _proc_path(pid, "task", tid, "status")
+    return _guard(pid, "status", lambda: parse_status(_read_text(path)))
+
+
+def state_of(status: dict[str, str]) -> str:
+    """The one-letter state (R, S, D, T, t, Z, X, ...) from a parsed status."""
+    return status.get("State", "?")[:1]
+
+
+def process_state(pid: int, tid: Optional[int] = None) -> str:
+    return state_of(read_status(pid, tid))
+
+
+def tracer_pid(pid: int, tid: Optional[int] = None) -> int:
+    """The pid of the process tracing this task, 0 if none."""
+    return int(read_status(pid, tid).get("TracerPid", "0") or 0)
+
+
+def task_states(pid: int) -> dict[int, str]:
+    """The state letter of every task that still exists, by tid."""
+    out: dict[int, str] = {}
+    for tid in task_ids(pid):
+        try:
+            out[tid] = process_state(pid, tid)
+        except ProcessNotFound:
+            continue
+    return out
+
+
+def is_process_stopped(pid: int) -> bool:
+    """True if every task of `pid` is stopped: 't' (ptrace stop) or 'T' (job control).
+
+    Meant for tests and diagnostics; a process that vanished counts as not stopped.
+    """
+    try:
+        states = task_states(pid)
+    except ProcessNotFound:
+        return False
+    return bool(states) and all(s in ("t", "T") for s in states.values())
+
+
+_PF_KTHREAD = 0x00200000
+
+
+def is_kernel_thread(pid: int) -> bool:
+    """Whether pid is a kernel thread (no user memory, nothing to read).
+
+    Uses the PF_KTHREAD bit of the flags in /proc/PID/stat, which every kernel
+    has (the "Kthread:" status line only exists on recent ones).  The comm in
+    stat is parenthesised and may contain spaces, so fields are counted from
+    the last ')'.
+    """
+    text = _guard(pid, "stat", lambda: _read_text(_proc_path(pid, "stat")))
+    fields = text[text.rfind(")") + 1 :].split()
+    try:
+        return bool(int(fields[6]) & _PF_KTHREAD)
+    except (IndexError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------- misc
+
+
+def exe_path(pid: int) -> str:
+    """The executable as the target names it (inside its own mount namespace/root).
+
+    Kernel threads and zombies have no exe; that is reported as ProcessNotFound
+    (ENOENT) which callers of a Python target never legitimately see.
+    """
+    return _guard(pid, "executable", lambda: os.readlink(_proc_path(pid, "exe")))
+
+
+def root_path(pid: int) -> str:
+    return _proc_path(pid, "root")
+
+
+def mem_path(pid: int) -> str:
+    return _proc_path(pid, "mem")
+

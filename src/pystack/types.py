@@ -1,0 +1,116 @@
+"""The objects the engine returns: plain dataclasses that renderers and scripts consume.
+
+Names, fields and properties follow Bloomberg's pystack (`pystack.types`) so that
+scripts written against it run unchanged.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+
+class NativeReportingMode(enum.Enum):
+    OFF = 0
+    PYTHON = 1
+    ALL = 1000
+    LAST = 2000
+
+
+class LocationInfo(NamedTuple):
+    lineno: int
+    end_lineno: int
+    column: int
+    end_column: int
+
+
+@dataclass
+class PyCodeObject:
+    filename: str
+    scope: str
+    location: LocationInfo
+
+
+@dataclass
+class NativeFrame:
+    address: int
+    symbol: str
+    path: str
+    linenumber: int
+    colnumber: int
+    library: str
+
+    class FrameType(enum.Enum):
+        IGNORE = 0
+        EVAL = 1
+        OTHER = 2
+
+
+@dataclass
+class PyFrame:
+    """One Python frame; `prev` is its caller, `next` the frame it called."""
+
+    prev: Optional["PyFrame"] = field(repr=False)
+    next: Optional["PyFrame"] = field(repr=False)
+    code: PyCodeObject
+    arguments: Dict[str, str]
+    locals: Dict[str, str]
+    is_entry: bool
+    is_shim: bool = False
+    #: Set when the walk stopped at this point because memory looked corrupted.
+    corrupted_at: Optional[int] = field(default=None, repr=False)
+
+
+@dataclass
+class PyThread:
+    tid: int
+    frame: Optional[PyFrame]  # the outermost frame
+    native_frames: List[NativeFrame]
+    holds_the_gil: int
+    is_gc_collecting: int
+    python_version: Optional[Tuple[int, int]]
+    name: Optional[str] = None
+    interpreter_id: Optional[int] = None
+    is_waiting_for_gil: int = 0
+    is_dropping_gil: int = 0
+
+    @property
+    def all_frames(self) -> Iterator[PyFrame]:
+        """Every frame, shims included, outermost first."""
+        frame = self.frame
+        seen = 0
+        while frame is not None and seen < 1 << 20:
+            yield frame
+            frame = frame.next
+            seen += 1
+
+    @property
+    def frames(self) -> Iterator[PyFrame]:
+        """The Python frames a user wrote, outermost first."""
+        return (f for f in self.all_frames if not f.is_shim)
+
+    @property
+    def first_frame(self) -> Optional[PyFrame]:
+        return next(self.frames, None)
+
+    @property
+    def gil_status(self) -> str:
+        if self.holds_the_gil > 0:
+            return "Has the GIL"
+        if self.is_dropping_gil > 0 or _native_frame_named(self, "drop_gil"):
+            return "Dropping the GIL"
+        if self.is_waiting_for_gil > 0 or _native_frame_named(self, "take_gil"):
+            return "Waiting for the GIL"
+        return ""
+
+    @property
+    def gc_status(self) -> str:
+        return "Garbage collecting" if self.is_gc_collecting > 0 else ""
+
+    @property
+    def status(self) -> str:
+        return ",".join(s for s in (self.gil_status, self.gc_status) if s)
+
+
+def _native_frame_named(thread: PyThread, prefix: str) -> bool:
+    return any(f.symbol.startswith(prefix) for f in thread.native_frames)

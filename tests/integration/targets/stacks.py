@@ -1,0 +1,167 @@
+"""A target process for the integration tests (runs on CPython 2.7 and 3.6+).
+
+It starts threads that block in many shapes of Python code (deep recursion,
+generators, a coroutine driven by asyncio, closures, lambdas, methods, a lock wait in
+C), waits until every one of them is parked on its line marked `# BLOCK`, then prints
+one JSON line describing every thread as the interpreter itself sees it
+(`sys._current_frames()`, thread names, kernel thread ids) and blocks forever.
+SIGUSR1 makes it print "alive", so a test can check it still runs after a dump.
+"""
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+try:
+    get_native_id = threading.get_native_id
+except AttributeError:  # before 3.8: ask the kernel
+    import ctypes
+
+    _libc = ctypes.CDLL(None, use_errno=True)
+
+    def get_native_id():
+        return _libc.syscall(186)  # SYS_gettid on x86-64
+
+NATIVE_IDS = {}
+SLEEP = 100000
+DEPTH = int(os.environ.get("TARGET_DEPTH", "300"))
+
+
+def register():
+    NATIVE_IDS[threading.current_thread().ident] = get_native_id()
+
+
+def recurse(n):
+    if n == 0:
+        register()
+        time.sleep(SLEEP)  # BLOCK
+    return recurse(n - 1)
+
+
+def generator_inner():
+    register()
+    time.sleep(SLEEP)  # BLOCK
+    yield 1
+
+
+def generator_outer():
+    for item in generator_inner():
+        yield item
+
+
+def run_generator():
+    for _ in generator_outer():
+        pass
+
+
+def make_closure(lock):
+    captured = [lock]
+
+    def closure():
+        register()
+        captured[0].acquire()  # BLOCK
+    return closure
+
+
+class Worker(object):
+    def method(self):
+        blocker = lambda: time.sleep(SLEEP)  # BLOCK
+        register()
+        blocker()
+
+
+HELD = threading.Lock()
+HELD.acquire()
+
+
+def start(target, name):
+    t = threading.Thread(target=target, name=name)
+    t.daemon = True
+    t.start()
+    return t
+
+
+def blocked_lines():
+    lines = set()
+    with open(os.path.join(HERE, "stacks.py")) as f:
+        for number, line in enumerate(f, 1):
+            if line.rstrip().endswith("# BLOCK"):
+                lines.add(number)
+    try:
+        import stacks_async
+        with open(os.path.join(HERE, "stacks_async.py")) as f:
+            for number, line in enumerate(f, 1):
+                if line.rstrip().endswith("# BLOCK"):
+                    lines.add(number)
+    except (ImportError, SyntaxError):
+        pass
+    return lines
+
+
+def describe(frame):
+    out = []
+    while frame is not None:
+        code = frame.f_code
+        out.append({"file": code.co_filename,
+                    "name": getattr(code, "co_qualname", code.co_name),
+                    "line": frame.f_lineno})
+        frame = frame.f_back
+    out.reverse()
+    return out
+
+
+def main():
+    threads = [
+        start(lambda: recurse(DEPTH), "deep-recursion"),
+        start(run_generator, "generator"),
+        start(make_closure(HELD), "closure-lock"),
+        start(Worker().method, "method-lambda"),
+    ]
+    if sys.version_info >= (3, 5):
+        import stacks_async
+        threads.append(start(lambda: stacks_async.run(register, SLEEP), "asyncio-loop"))
+    for i in range(int(os.environ.get("TARGET_EXTRA_THREADS", "2"))):
+        threads.append(start(lambda: recurse(3), "extra-%d" % i))
+    register()
+    wanted = blocked_lines()
+    deadline = time.time() + 30
+    while True:
+        frames = sys._current_frames()
+        parked = [t for t in threads
+                  if t.ident in frames and t.ident in NATIVE_IDS
+                  and frames[t.ident].f_lineno in wanted]
+        if len(parked) == len(threads) or time.time() > deadline:
+            break
+        time.sleep(0.01)
+    report_and_block()
+
+
+def report_and_block():
+    me = threading.current_thread().ident
+    frames = sys._current_frames()
+    names = dict((t.ident, t.name) for t in threading.enumerate())
+    report = {"pid": os.getpid(), "version": list(sys.version_info[:3]), "threads": []}
+    for ident, frame in frames.items():
+        stack = describe(frame)
+        if ident == me:
+            stack[-1]["line"] = SLEEP_LINE
+        report["threads"].append({"ident": ident, "tid": NATIVE_IDS.get(ident),
+                                  "name": names.get(ident), "frames": stack})
+    signal.signal(signal.SIGUSR1, lambda *a: (sys.stdout.write("alive\n"),
+                                              sys.stdout.flush()))
+    sys.stdout.write(json.dumps(report) + "\n")
+    sys.stdout.flush()
+    while True:
+        time.sleep(SLEEP)  # MAIN
+
+
+SLEEP_LINE = [n for n, line in enumerate(open(os.path.abspath(__file__).replace(".pyc", ".py")), 1)
+              if line.rstrip().endswith("# MAIN")][0]
+
+if __name__ == "__main__":
+    main()

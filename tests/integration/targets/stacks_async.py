@@ -1,0 +1,21 @@
+"""The asyncio part of the stacks target: a coroutine chain that blocks in C."""
+import asyncio
+import time
+
+
+async def leaf(register, seconds):
+    register()
+    time.sleep(seconds)  # BLOCK
+
+
+async def middle(register, seconds):
+    await leaf(register, seconds)
+
+
+async def top(register, seconds):
+    await middle(register, seconds)
+
+
+def run(register, seconds):
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(top(register, seconds))
