@@ -14,7 +14,7 @@ from typing import Iterable, List, Optional
 from .cpython.locate import Interpreter, locate
 from .cpython.memory import Memory
 from .cpython.threads import ThreadReader
-from .errors import MemoryReadError, NotEnoughInformation, NotInitialised, NotSupportedYet
+from .errors import MemoryReadError, NotInitialised, NotSupportedYet
 from .target.base import Target
 from .types import NativeReportingMode, PyThread
 
@@ -106,4 +106,4 @@ def _assign_os_tids(target: Target, mem: Memory, threads: Iterable[PyThread]) ->
             if t.tid in blobs:
                 t.tid = struct.unpack_from("<i", blobs[t.tid], offset)[0]
     else:
-        raise NotEnoughInformation("cannot match Python threads to OS threads")
+        log.warning("cannot match Python threads to OS threads: showing pthread ids")

@@ -1022,7 +1022,8 @@ def _mutations(draw, ranges: List[Tuple[int, int]], size: int):
         else:
             word = draw(st.sampled_from(_WORDS + [size, size - 1, draw(st.integers(0, size))]))
             width = 4 if kind == "u32" else 8
-            muts.append((pos & ~(width - 1), (word & ((1 << (8 * width)) - 1)).to_bytes(width, "little")))
+            raw = (word & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+            muts.append((pos & ~(width - 1), raw))
     truncate = draw(st.one_of(st.none(), st.integers(0, size)))
     return muts, truncate
 

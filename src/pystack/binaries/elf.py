@@ -891,7 +891,9 @@ class ElfFile:
         chain_off = buckets_off + nbuckets * 4
         if nbuckets == 0 or bloom_size == 0 or chain_off > limit:
             return None
-        return nbuckets, symoffset, bloom_size, bloom_shift, bloom_off, buckets_off, chain_off, limit
+        return (
+            nbuckets, symoffset, bloom_size, bloom_shift, bloom_off, buckets_off, chain_off, limit
+        )
 
     @_cached
     def _sysv_hash_layout(self) -> Optional[Tuple[int, int, int, int]]:

@@ -8,7 +8,6 @@ structure sizes the struct also carries before we trust them.
 """
 from __future__ import annotations
 
-import dataclasses
 import struct
 from typing import Optional
 
@@ -128,6 +127,6 @@ def apply(blob: bytes, layout: PythonLayout) -> PythonLayout:
             value = values.get(f"interpreter_state.gil_runtime_state_{member}")
             if value is not None and value >= gil_base:
                 changes.setdefault("gil", {})[fieldname] = value - gil_base
-    updates = {group: dataclasses.replace(getattr(layout, group), **fields)
+    updates = {group: getattr(layout, group).replace(**fields)
                for group, fields in changes.items()}
     return layout.replace(free_threaded=bool(values.get("free_threaded")), **updates)

@@ -83,9 +83,8 @@ def _open_binary(target: Target, path: str, mappings: list[Mapping]) -> Optional
     except (OSError, ElfError) as exc:
         log.info("cannot open %s: %s", path, exc)
         return None
-    first = min(own, key=lambda m: m.start)
     try:
-        bias = elf.load_bias_for(first.start, first.offset)
+        bias = elf.load_bias_from((m.start, m.offset) for m in own)
     except ElfError:
         bias = 0
     return PythonBinary(path, elf, bias)

@@ -576,6 +576,26 @@ class LiveProcess(Target):
         except OSError as exc:
             raise EngineError(f"cannot read registers of thread {tid}: {exc.strerror}") from exc
 
+    def thread_pointers(self) -> dict[int, int]:
+        """The thread pointer (x86-64 fs_base, aarch64 tpidr) of every stopped task.
+
+        glibc's pthread_t is that pointer, so this maps the `thread_id` of a thread
+        state to a kernel tid when the interpreter does not record the tid (< 3.8).
+        Empty when the threads are not stopped (--no-block).
+        """
+        pointers = {}
+        for tid, task in self._tasks.items():
+            if not task.stopped:
+                continue
+            try:
+                regs = ptrace.get_registers(tid)
+            except OSError:
+                continue
+            pointer = regs.get("fs_base") or regs.get("tpidr")
+            if pointer:
+                pointers[tid] = pointer
+        return pointers
+
     def signals_to_reinject(self) -> dict[int, int]:
         """Signals caught in a signal-delivery-stop, by tid (delivered at detach)."""
         return {tid: t.signal for tid, t in self._tasks.items() if t.signal}
