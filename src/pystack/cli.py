@@ -20,6 +20,7 @@ def _common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     # Sub-commands accept the same options; SUPPRESS keeps them from resetting what
     # was given before the sub-command name.
     parser.add_argument("-v", "--verbose", action="count",
+                        dest="verbose" if top else "verbose_sub",
                         default=0 if top else argparse.SUPPRESS,
                         help="log what was found where on stderr (twice for more)")
     parser.add_argument("--no-color", action="store_true",
@@ -141,6 +142,7 @@ class _UsageError(PystackError):
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose += getattr(args, "verbose_sub", 0)
     _setup_logging(args.verbose)
     out = sys.stdout
     try:

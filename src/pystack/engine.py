@@ -43,7 +43,36 @@ def get_process_threads(pid: int, stop_process: bool = True,
 
     _refuse_unsupported(native_mode, locals, method)
     with LiveProcess(pid, stop=stop_process) as process:
-        return _threads_of(process, cache=stop_process)
+        if stop_process:
+            return _threads_of(process, cache=True)
+        return _threads_without_stopping(process)
+
+
+NO_BLOCK_ATTEMPTS = 5
+
+
+def _threads_without_stopping(process: Target) -> List[PyThread]:
+    """--no-block: the target runs while we read, so a walk may see a torn chain.
+
+    Retry a few times and keep the first walk in which every chain was whole; if none
+    was, return the last one (its broken frames are marked) rather than nothing.
+    """
+    last_error: Optional[Exception] = None
+    threads: List[PyThread] = []
+    for attempt in range(NO_BLOCK_ATTEMPTS):
+        try:
+            threads = _threads_of(process, cache=False)
+        except (MemoryReadError, NotInitialised) as exc:
+            last_error = exc
+            log.info("torn read on attempt %d: %s", attempt + 1, exc)
+            continue
+        if not any(f.corrupted_at for t in threads for f in t.all_frames):
+            return threads
+        log.info("torn frame chain on attempt %d, retrying", attempt + 1)
+    if threads:
+        return threads
+    assert last_error is not None
+    raise last_error
 
 
 def _refuse_unsupported(native_mode: NativeReportingMode, locals: bool,
@@ -75,7 +104,7 @@ def _threads_of(target: Target, *, cache: bool) -> List[PyThread]:
 
 
 def _assign_os_tids(target: Target, mem: Memory, threads: Iterable[PyThread]) -> None:
-    """Before 3.8 thread states know only pthread_t; find the kernel tid of each.
+    """Before 3.11 thread states know only pthread_t; find the kernel tid of each.
 
     Preferred: the thread pointer register (fs_base on x86-64) of every task, which
     is the pthread_t. Otherwise look inside glibc's `struct pthread` for the word

@@ -72,6 +72,8 @@ _MAP = {
     "unicode_object.asciiobject_size": ("objects", "unicode_ascii_size"),
     "gen_object.gi_iframe": ("objects", "gen_frame"),
 }
+# Members that exist only in free-threaded builds; the struct says 0 where they don't.
+_ZERO_MEANS_ABSENT = {"interpreter_frame.tlbc_index", "code_object.co_tlbc"}
 # Members whose value must fall inside the structure whose size is given alongside.
 _SIZED = ("interpreter_state", "thread_state", "interpreter_frame", "code_object")
 MAX_SIZE = 1 << 22  # no structure we read is anywhere near 4 MiB
@@ -114,6 +116,8 @@ def apply(blob: bytes, layout: PythonLayout) -> PythonLayout:
                 raise DebugOffsetsError(f"{name}={value} beyond {group}.size={size}")
     changes: dict[str, dict] = {}
     for name, (group, fieldname) in _MAP.items():
+        if name in _ZERO_MEANS_ABSENT and not values.get(name):
+            continue
         if name in values:
             changes.setdefault(group, {})[fieldname] = values[name]
     if values.get("interpreter_state.gc") is not None and values.get("gc.collecting") is not None:

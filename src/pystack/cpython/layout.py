@@ -108,7 +108,7 @@ class ThreadStateLayout(_Record):
     cframe: Off = None  # _PyCFrame*, 3.11-3.12
     current_frame: Off = None  # _PyInterpreterFrame*, 3.13+ (through cframe before)
     thread_id: Off = None
-    native_thread_id: Off = None  # 3.8+
+    native_thread_id: Off = None  # 3.11+
 
 
 class CFrameLayout(_Record):

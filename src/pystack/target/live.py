@@ -580,7 +580,7 @@ class LiveProcess(Target):
         """The thread pointer (x86-64 fs_base, aarch64 tpidr) of every stopped task.
 
         glibc's pthread_t is that pointer, so this maps the `thread_id` of a thread
-        state to a kernel tid when the interpreter does not record the tid (< 3.8).
+        state to a kernel tid when the interpreter does not record the tid (< 3.11).
         Empty when the threads are not stopped (--no-block).
         """
         pointers = {}

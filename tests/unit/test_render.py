@@ -1,0 +1,95 @@
+"""The text renderer: the seed's format, colours only when asked, source from the root."""
+from __future__ import annotations
+
+import io
+
+from pystack.cpython.threads import link_frames
+from pystack.cpython.frames import RawFrame
+from pystack.render.text import SourceLines, TextRenderer, use_color
+from pystack.types import LocationInfo, PyCodeObject, PyThread
+
+
+def make_thread(frames, **kw) -> PyThread:
+    raw = [RawFrame(0x1000 + i, code, True, False) for i, code in enumerate(reversed(frames))]
+    defaults = dict(tid=42, frame=link_frames(raw), native_frames=[], holds_the_gil=0,
+                    is_gc_collecting=0, python_version=(3, 11))
+    defaults.update(kw)
+    return PyThread(**defaults)
+
+
+def code(filename, line, scope, col=0, end=0):
+    return PyCodeObject(filename, scope, LocationInfo(line, line, col, end))
+
+
+def sources_for(tmp_path, text):
+    path = tmp_path / "app.py"
+    path.write_text(text)
+    return SourceLines(lambda p: str(tmp_path / p.lstrip("/"))), "/app.py"
+
+
+def test_thread_header_frames_and_source(tmp_path):
+    sources, name = sources_for(tmp_path, "def f():\n    g(1)\n\nf()\n")
+    thread = make_thread([code(name, 4, "<module>"), code(name, 2, "f")],
+                         name="worker", holds_the_gil=1)
+    lines = list(TextRenderer(sources).thread(thread))
+    assert lines == [
+        "Traceback for thread 42 (worker) [Has the GIL] (most recent call last):",
+        '    (Python) File "/app.py", line 4, in <module>',
+        "        f()",
+        '    (Python) File "/app.py", line 2, in f',
+        "        g(1)",
+    ]
+
+
+def test_status_brackets_are_always_printed_and_list_every_status(tmp_path):
+    sources, name = sources_for(tmp_path, "x\n")
+    idle = make_thread([code(name, 1, "<module>")])
+    assert next(TextRenderer(sources).thread(idle)).endswith(" [] (most recent call last):")
+    busy = make_thread([code(name, 1, "<module>")], holds_the_gil=1, is_gc_collecting=1)
+    assert "[Has the GIL,Garbage collecting]" in next(TextRenderer(sources).thread(busy))
+
+
+def test_empty_thread_and_missing_source(tmp_path):
+    sources = SourceLines(lambda p: str(tmp_path / "nowhere" / p.lstrip("/")))
+    empty = make_thread([])
+    assert list(TextRenderer(sources).thread(empty)) == [
+        "The frame stack for thread 42 is empty"]
+    only = make_thread([code("/gone.py", 3, "f")])
+    assert list(TextRenderer(sources).thread(only))[1:] == [
+        '    (Python) File "/gone.py", line 3, in f']
+
+
+def test_corrupted_frame_marker(tmp_path):
+    sources, name = sources_for(tmp_path, "x\n")
+    # innermost first, as the walker lists them: the chain broke past the first frame
+    raw = [RawFrame(0x1000, code(name, 1, "f"), True, False),
+           RawFrame(0xdead0, None, False, False, corrupted=True)]
+    thread = PyThread(42, link_frames(raw), [], 0, 0, (3, 11))
+    lines = list(TextRenderer(sources).thread(thread))
+    assert lines[1] == "    (corrupted frame at 0xdead0)"
+
+
+def test_colour_highlights_the_executing_columns(tmp_path):
+    sources, name = sources_for(tmp_path, "def f():\n    x = g(1) + 2\n")
+    # columns are UTF-8 byte offsets into the line: "g(1)" spans 8..12
+    thread = make_thread([code(name, 2, "f", col=8, end=12)])
+    lines = list(TextRenderer(sources, color=True).thread(thread))
+    src = lines[-1]
+    assert "\033[" in src
+    plain = src.replace("\033[1m", "").replace("\033[31m", "").replace("\033[0m", "")
+    assert plain == "        x = g(1) + 2"
+    assert "\033[1m\033[31mg(1)\033[0m" in src
+    no_color = list(TextRenderer(sources, color=False).thread(thread))
+    assert all("\033[" not in line for line in no_color)
+
+
+def test_use_color_only_on_terminals_and_without_no_color(monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert use_color(Tty(), True)
+    assert not use_color(io.StringIO(), True)
+    assert not use_color(Tty(), False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_color(Tty(), True)
