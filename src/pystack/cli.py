@@ -6,11 +6,11 @@ its error class carries; a Python traceback of ours is a bug.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from typing import Optional, Sequence
 
+from . import log
 from .errors import PystackError
 
 EXIT_INTERRUPTED = 130
@@ -88,15 +88,6 @@ def _pid(text: str) -> int:
     return pid
 
 
-def _setup_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"
-                                           if verbosity else "WARNING: %(message)s"))
-    root = logging.getLogger("pystack")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
 
 
 def _native_mode(args: argparse.Namespace):
@@ -143,7 +134,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.verbose += getattr(args, "verbose_sub", 0)
-    _setup_logging(args.verbose)
+    log.configure(args.verbose)
     out = sys.stdout
     try:
         if args.command == "remote":

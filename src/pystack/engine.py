@@ -7,7 +7,6 @@ gives memory, `cpython.locate` finds the interpreter, `cpython.threads` walks it
 from __future__ import annotations
 
 import enum
-import logging
 import struct
 from typing import Iterable, List, Optional
 
@@ -17,10 +16,10 @@ from .cpython.threads import ThreadReader
 from .errors import MemoryReadError, NotInitialised, NotSupportedYet
 from .target.base import Target
 from .types import NativeReportingMode, PyThread
+from . import log
 
 __all__ = ["StackMethod", "NativeReportingMode", "get_process_threads"]
 
-log = logging.getLogger("pystack")
 
 
 class StackMethod(enum.IntFlag):

@@ -8,7 +8,6 @@ cannot read says what was looked at.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,8 +20,8 @@ from . import debug_offsets
 from .layout import PythonLayout
 from .layouts import layout_for
 from .memory import Memory
+from .. import log
 
-log = logging.getLogger("pystack")
 
 _NAME_VERSION = re.compile(r"python(\d)\.(\d{1,2})")
 _RODATA_VERSION = re.compile(rb"\x00([23])\.(\d{1,2})\.(\d{1,2})(?:(?:a|b|rc)\d{1,2})?\+?\x00")

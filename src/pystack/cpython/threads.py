@@ -7,7 +7,6 @@ entry, and any failure leaves the name to the OS fallback.
 """
 from __future__ import annotations
 
-import logging
 from typing import Iterator, Optional
 
 from ..errors import MemoryReadError
@@ -16,8 +15,8 @@ from .frames import FrameReader, RawFrame
 from .locate import Interpreter
 from .memory import Memory
 from .objects import ObjectError, Objects
+from .. import log
 
-log = logging.getLogger("pystack")
 
 MAX_INTERPRETERS = 1024
 MAX_THREADS = 100_000

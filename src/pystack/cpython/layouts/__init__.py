@@ -6,12 +6,11 @@ only when a target of that version is met, so a dump costs one small import.
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Optional
 
 from ..layout import PythonLayout
+from ... import log
 
-log = logging.getLogger(__name__)
 
 #: Versions with a generated table, oldest first.
 KNOWN = [(2, 7), (3, 6), (3, 7), (3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13),

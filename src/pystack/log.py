@@ -1,0 +1,44 @@
+"""Diagnostics on stderr (`-v`), without importing `logging`.
+
+`logging` costs about 10 ms of import (it pulls in threading, traceback, string,
+weakref...), a sizeable part of a whole dump; these few functions are all we need.
+Warnings are shown by default, `info` with `-v`, `debug` with `-vv`.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional, TextIO
+
+DEBUG, INFO, WARNING = 10, 20, 30
+_state = {"level": WARNING, "stream": None}
+_LABELS = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING"}
+
+
+def configure(verbosity: int, stream: Optional[TextIO] = None) -> None:
+    _state["level"] = WARNING if verbosity <= 0 else INFO if verbosity == 1 else DEBUG
+    _state["stream"] = stream
+
+
+def enabled(level: int) -> bool:
+    return level >= _state["level"]
+
+
+def _emit(level: int, message: str, args: tuple) -> None:
+    if level < _state["level"]:
+        return
+    text = message % args if args else message
+    stream = _state["stream"] or sys.stderr
+    stream.write(f"{_LABELS[level]}: {text}\n")
+    stream.flush()
+
+
+def debug(message: str, *args: Any) -> None:
+    _emit(DEBUG, message, args)
+
+
+def info(message: str, *args: Any) -> None:
+    _emit(INFO, message, args)
+
+
+def warning(message: str, *args: Any) -> None:
+    _emit(WARNING, message, args)
