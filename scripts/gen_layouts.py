@@ -158,6 +158,23 @@ FIELDS: dict[tuple[str, str], list[str]] = {
     ("objects", "keys_unicode_entry_size"): ["sizeof PyDictUnicodeEntry"],
     ("objects", "values_values"): ["struct _dictvalues.values"],
     ("objects", "gen_frame"): ["PyGenObject.gi_iframe", "PyGenObject.gi_frame"],
+    # What reprs.py needs to render any builtin value.
+    ("objects", "tp_base"): ["PyTypeObject.tp_base"],
+    ("objects", "long_digit_size"): ["sizeof digit"],
+    ("objects", "complex_cval"): ["PyComplexObject.cval"],
+    ("objects", "bytearray_bytes"): ["PyByteArrayObject.ob_bytes"],
+    ("objects", "bytearray_start"): ["PyByteArrayObject.ob_start"],
+    ("objects", "set_used"): ["PySetObject.used"],
+    ("objects", "set_mask"): ["PySetObject.mask"],
+    ("objects", "set_table"): ["PySetObject.table"],
+    ("objects", "set_entry_size"): ["sizeof setentry"],
+    ("objects", "set_entry_key"): ["setentry.key"],
+    ("objects", "set_entry_hash"): ["setentry.hash"],
+    ("objects", "values_capacity"): ["struct _dictvalues.capacity"],
+    # 2.7's unicode object (3.x's PyUnicodeObject has none of these members).
+    ("objects", "unicode_py2_length"): ["PyUnicodeObject.length"],
+    ("objects", "unicode_py2_str"): ["PyUnicodeObject.str"],
+    ("objects", "unicode_py2_char_size"): ["sizeof ((PyUnicodeObject *)0)->str[0]"],
 
     ("constants", "frame_owned_by_thread"): ["enum FRAME_OWNED_BY_THREAD"],
     ("constants", "frame_owned_by_generator"): ["enum FRAME_OWNED_BY_GENERATOR"],
@@ -177,6 +194,21 @@ FIELDS: dict[tuple[str, str], list[str]] = {
 _MANAGED_3_13 = {("constants", "tpflags_managed_dict"): 1 << 4,
                  ("constants", "tpflags_inline_values"): 1 << 2,
                  ("constants", "managed_values"): "inline"}
+# Py_TPFLAGS_HEAPTYPE is (1 << 9) in every version we know (2.2 on).
+COMMON_MACROS = {("constants", "tpflags_heaptype"): 1 << 9}
+
+
+def repr_macros(version: tuple[int, int]) -> dict:
+    """How the target's bytearray repr behaves (Objects/bytearrayobject.c).
+
+    3.7 started naming the subclass (`B(b'x')` instead of `bytearray(b'x')`);
+    until 3.14 it escapes every single quote even inside double quotes
+    (`bytearray(b"it\\'s")`), 3.15 writes it like bytes.
+    """
+    return {("constants", "bytearray_repr_named"): version >= (3, 7),
+            ("constants", "bytearray_repr_escapes_quote"): version <= (3, 14)}
+
+
 MACROS = {
     (3, 11): {("constants", "tpflags_managed_dict"): 1 << 4,
               ("constants", "managed_values"): "before"},
@@ -252,7 +284,8 @@ def build_table(version: tuple[int, int], binary: str, debug_dir: str | None) ->
             if values.get(expr) is not None:
                 table.setdefault(group, {})[name] = values[expr]
                 break
-    for (group, name), value in MACROS.get(version, {}).items():
+    macros = {**COMMON_MACROS, **repr_macros(version), **MACROS.get(version, {})}
+    for (group, name), value in macros.items():
         table.setdefault(group, {})[name] = value
     schema = values.get("__debug_offsets__")
     if schema:

@@ -120,6 +120,32 @@ def _remote(args: argparse.Namespace, out) -> int:
     return 0
 
 
+def _core(args: argparse.Namespace, out) -> int:
+    from .engine import StackMethod, open_core, threads_of_core
+    from .render.core_header import core_header, executable_line
+    from .render.text import SourceLines, TextRenderer, use_color
+
+    method = StackMethod.ALL if args.exhaustive else StackMethod.AUTO
+    with open_core(args.core, args.executable, args.lib_search_path,
+                   args.lib_search_root) as core:
+        intro = executable_line(core, args.executable)
+        if intro:
+            out.write(intro + "\n\n")
+        out.write("\n".join(core_header(core)) + "\n")
+        out.flush()
+        for path in core.missing_files():
+            log.warning("%s is mapped in the core but was not found", path)
+        for path, in_core, on_disk in core.build_id_mismatches():
+            log.warning("%s differs from the file that was mapped (build id %s, core says %s)",
+                        path, on_disk, in_core)
+        threads = threads_of_core(core, native_mode=_native_mode(args), locals=args.locals,
+                                  method=method)
+        renderer = TextRenderer(SourceLines(core.host_path),
+                                color=use_color(out, not args.no_color))
+        _print_threads(renderer, threads, out)
+    return 0
+
+
 def _print_threads(renderer, threads, out) -> None:
     blocks = ["\n".join(renderer.thread(t)) for t in threads]
     out.write("\n\n".join(blocks) + ("\n" if blocks else ""))
@@ -139,8 +165,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "remote":
             return _remote(args, out)
-        from .errors import NotSupportedYet
-        raise NotSupportedYet("pystack core is not supported yet")
+        return _core(args, out)
     except PystackError as exc:
         print(f"pystack: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -18,7 +18,8 @@ from .target.base import Target
 from .types import NativeReportingMode, PyThread
 from . import log
 
-__all__ = ["StackMethod", "NativeReportingMode", "get_process_threads"]
+__all__ = ["StackMethod", "NativeReportingMode", "get_process_threads",
+           "get_process_threads_for_core", "CoreFileAnalyzer"]
 
 
 
@@ -45,6 +46,47 @@ def get_process_threads(pid: int, stop_process: bool = True,
         if stop_process:
             return _threads_of(process, cache=True)
         return _threads_without_stopping(process)
+
+
+def get_process_threads_for_core(core_file, executable=None,
+                                 library_search_path=None,
+                                 native_mode: NativeReportingMode = NativeReportingMode.PYTHON,
+                                 locals: bool = False,
+                                 method: StackMethod = StackMethod.AUTO,
+                                 *, library_search_root=None) -> List[PyThread]:
+    """Python threads of a core dump.
+
+    `library_search_path` is a ':'-separated string (or a list) of directories where
+    the core's shared libraries are looked for by file name; `library_search_root` a
+    directory (a container image, a chroot) under which every path the core names is
+    resolved.
+    """
+    with open_core(core_file, executable, library_search_path, library_search_root) as core:
+        return threads_of_core(core, native_mode=native_mode, locals=locals, method=method)
+
+
+def open_core(core_file, executable=None, library_search_path=None,
+              library_search_root=None):
+    from .target.core import CoreFile
+
+    if isinstance(library_search_path, str):
+        library_search_path = [p for p in library_search_path.split(":") if p]
+    return CoreFile(core_file, executable, lib_search_path=library_search_path,
+                    lib_search_root=library_search_root)
+
+
+def threads_of_core(core, *, native_mode: NativeReportingMode = NativeReportingMode.OFF,
+                    locals: bool = False,
+                    method: StackMethod = StackMethod.AUTO) -> List[PyThread]:
+    """Threads of an already opened `CoreFile` (the CLI prints its header first)."""
+    if native_mode == NativeReportingMode.PYTHON and not _native_available():
+        native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
+    _refuse_unsupported(native_mode, locals, method)
+    return _threads_of(core, cache=True)
+
+
+def _native_available() -> bool:
+    return False
 
 
 NO_BLOCK_ATTEMPTS = 5
@@ -98,6 +140,8 @@ def _threads_of(target: Target, *, cache: bool) -> List[PyThread]:
     for thread in threads:
         if thread.name is None:
             thread.name = target.thread_name(thread.tid)
+    for warning in getattr(target, "warnings", ()):
+        log.warning("%s", warning)
     log.info("%d threads, %d memory reads", len(threads), mem.reads)
     return threads
 
@@ -135,3 +179,59 @@ def _assign_os_tids(target: Target, mem: Memory, threads: Iterable[PyThread]) ->
                 t.tid = struct.unpack_from("<i", blobs[t.tid], offset)[0]
     else:
         log.warning("cannot match Python threads to OS threads: showing pthread ids")
+
+
+class CoreFileAnalyzer:
+    """Facts about a core file, with the method names of Bloomberg's pystack."""
+
+    def __init__(self, core_file, executable=None, lib_search_path=None,
+                 lib_search_root=None) -> None:
+        self.core = open_core(core_file, executable, lib_search_path, lib_search_root)
+
+    def __enter__(self) -> "CoreFileAnalyzer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.core.close()
+
+    def extract_maps(self) -> list:
+        return [{"start": m.start, "end": m.end, "filesize": m.end - m.start,
+                 "offset": m.offset, "flags": m.perms, "path": m.path}
+                for m in self.core.mappings()]
+
+    def extract_pid(self) -> Optional[int]:
+        return self.core.pid
+
+    def extract_executable(self):
+        from pathlib import Path
+        executable = self.core.executable
+        return Path(executable) if executable else None
+
+    def extract_failure_info(self) -> dict:
+        info = self.core.siginfo
+        if info is None:
+            return {}
+        return {"si_signo": info.signo, "si_errno": info.errno, "si_code": info.code,
+                "sender_pid": info.sender_pid, "sender_uid": info.sender_uid,
+                "failed_addr": info.fault_address}
+
+    def extract_ps_info(self) -> dict:
+        ps = self.core.psinfo
+        if ps is None:
+            return {}
+        return {"state": ps.state, "sname": ps.sname, "zomb": int(ps.zombie),
+                "nice": ps.nice, "flag": ps.flag, "uid": ps.uid, "gid": ps.gid,
+                "pid": ps.pid, "ppid": ps.ppid, "pgrp": ps.pgrp, "sid": ps.sid,
+                "fname": ps.fname, "psargs": ps.psargs}
+
+    def extract_build_ids(self) -> list:
+        return list(self.core.build_ids())
+
+    def extract_module_load_points(self) -> dict:
+        points: dict = {}
+        for fm in self.core.file_mappings:
+            points.setdefault(fm.path, fm.start)
+        return points
+
+    def missing_modules(self) -> list:
+        return self.core.missing_files()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -33,8 +34,23 @@ class Target:
     def __init__(self, proc: subprocess.Popen, report: dict, host_dir: str) -> None:
         self.proc = proc
         self.report = report
-        self.pid = report["pid"] if proc.pid != report.get("pid") else proc.pid
+        self.pid = report["pid"]
+        #: host path of the target's working folder (where kernel cores appear)
         self.host_dir = host_dir
+
+    def wait_for_core(self, timeout: float = 30) -> str:
+        """Wait for the target to die and the kernel to finish writing its core."""
+        self.proc.wait(timeout)
+        path = os.path.join(self.host_dir, "core")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(path):
+                size = os.path.getsize(path)
+                time.sleep(0.2)
+                if os.path.getsize(path) == size:
+                    return path
+            time.sleep(0.05)
+        raise AssertionError(f"no core in {self.host_dir}")
 
     def read_line(self, timeout: float) -> str:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -58,13 +74,53 @@ class Target:
         return states
 
 
+# select, nanosleep, clock_nanosleep, pselect6, ppoll, poll: what time.sleep waits in
+_SLEEPING_SYSCALLS = {"7", "23", "35", "230", "270", "271"}
+
+
+def _wait_until_main_thread_sleeps(pid: int, timeout: float = 10) -> None:
+    """The report is printed just before the main thread sleeps: wait until it does,
+    so that what it reported (the line of its sleep) is what a dump will see."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/syscall") as f:
+                if f.read().split(" ", 1)[0] in _SLEEPING_SYSCALLS:
+                    return
+        except OSError:
+            return
+        time.sleep(0.005)
+    raise RuntimeError(f"the main thread of {pid} never went to sleep")
+
+
+def _allow_cores() -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
 @contextmanager
 def started(interpreter: dict, script: str = "stacks.py", env: dict | None = None,
-            timeout: float = 60):
+            timeout: float = 60, cores: bool = False):
+    """Start a target; with `cores`, it may dump core into its own working directory.
+
+    The working directory is the staged scripts' folder (inside the chroot for sid
+    targets, so the kernel writes their cores there, as it would in a container).
+    """
     inside, host_dir = _stage_scripts(interpreter["root"])
-    argv = interpreter["argv"] + [os.path.join(inside, script)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ, **(env or {})))
+    script_path = os.path.join(inside, script)
+    argv = interpreter["argv"] + [script_path]
+    cwd = None
+    if cores:
+        if interpreter["root"] in ("/", ""):
+            host_dir = tempfile.mkdtemp(prefix="pystack-cores-")
+            cwd = host_dir
+        else:  # chroot(8) changes to "/": change directory inside
+            argv = interpreter["argv"][:-1] + [
+                "/bin/sh", "-c", f'cd {inside} && exec "$0" "$@"',
+                interpreter["argv"][-1], script_path]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd,
+                            preexec_fn=_allow_cores if cores else None,
+                            env=dict(os.environ, **(env or {})))
     try:
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
         line = proc.stdout.readline() if ready else ""
@@ -73,10 +129,12 @@ def started(interpreter: dict, script: str = "stacks.py", env: dict | None = Non
             raise RuntimeError(f"target did not start: {proc.stderr.read()[-2000:]}")
         report = json.loads(line)
         target = Target(proc, report, host_dir)
-        target.pid = report["pid"]
+        _wait_until_main_thread_sleeps(target.pid)
         yield target
     finally:
         proc.kill()
         proc.wait()
         if host_dir != SCRIPTS:
             shutil.rmtree(host_dir, ignore_errors=True)
+
+

@@ -211,6 +211,22 @@ class ObjectLayout(_Record):
     keys_unicode_entry_size: Off = None  # PyDictUnicodeEntry (3.11+)
     values_values: Off = None  # offset of the array inside PyDictValues
     gen_frame: Off = None  # gi_frame (<=3.10) / gi_iframe (3.11+)
+    # -- what reprs.py needs beyond the above -------------------------------------
+    tp_base: Off = None  # walked to find the builtin a heap type derives from
+    long_digit_size: Off = None  # sizeof(digit): 4 for 30-bit digits, 2 for 15-bit
+    complex_cval: Off = None  # Py_complex {double real, imag}
+    bytearray_bytes: Off = None  # ob_bytes: the allocation
+    bytearray_start: Off = None  # ob_start (3.x): where the value begins inside it
+    set_used: Off = None
+    set_mask: Off = None
+    set_table: Off = None
+    set_entry_size: Off = None  # sizeof(setentry)
+    set_entry_key: Off = None
+    set_entry_hash: Off = None
+    values_capacity: Off = None  # 3.13+: the insertion order follows `capacity` slots
+    unicode_py2_length: Off = None  # 2.7 PyUnicodeObject
+    unicode_py2_str: Off = None
+    unicode_py2_char_size: Off = None  # sizeof(Py_UNICODE): 2 (UCS-2) or 4 (UCS-4)
 
 
 class Constants(_Record):
@@ -228,6 +244,11 @@ class Constants(_Record):
     #: "inline" after the object (3.13+).
     managed_values: Optional[str] = None
     code_unit_size: int = 2
+    tpflags_heaptype: Off = None  # Py_TPFLAGS_HEAPTYPE
+    #: The target's bytearray repr names the subclass (3.7+) rather than "bytearray".
+    bytearray_repr_named: bool = False
+    #: The target's bytearray repr escapes every ' even between double quotes (<= 3.14).
+    bytearray_repr_escapes_quote: bool = False
 
 
 class PythonLayout(_Record):

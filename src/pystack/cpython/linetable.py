@@ -22,7 +22,7 @@ nothing per table entry.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Tuple
 
 __all__ = ["Location", "lnotab_line", "linetable310_line", "location311"]
 
@@ -155,8 +155,10 @@ def location311(linetable: bytes, firstlineno: int, code_unit_index: int) -> Loc
 
     The address is an index in code units (2-byte ``_Py_CODEUNIT``s, what
     ``co_positions()`` enumerates, cache entries included), i.e. CPython's byte
-    offset divided by 2.  For a frame that is ``(instr_ptr - co_code_adaptive)``
-    in code units (or ``prev_instr - ...``: whichever the version keeps).
+    offset divided by 2.  Turning a frame's instruction pointer into this index
+    (which pointer, and whether it is the last or the next instruction, changed
+    between 3.11 and 3.13) is the caller's business: it must do what the
+    target's own ``_PyInterpreterFrame_LASTI`` does.
 
     The result matches CPython's ``PyCode_Addr2Location`` (and
     ``co_positions()``) for every index inside the table, and its ``lineno``
@@ -173,9 +175,11 @@ def location311(linetable: bytes, firstlineno: int, code_unit_index: int) -> Loc
     * an entry with no location (code 15): all ``None``.
 
     Entries are located the way CPython's ``advance`` does (an entry ends at the
-    next byte with bit 7 set), and only the entry holding the address is decoded
-    field by field, so a damaged entry elsewhere cannot shift the answer more
-    than it shifts CPython's.
+    next byte with bit 7 set) and only the entry holding the address is decoded
+    field by field, as ``PyCode_Addr2Location`` does; on a well-formed table that
+    is CPython's walk exactly.  On a damaged one it is the same walk kept inside
+    the table, with varints cut at 32 bits (CPython's ``unsigned int``), and a
+    field the table ends before is reported as None.
     """
     if code_unit_index < 0:
         return Location(firstlineno, firstlineno, 0, 0)
@@ -218,7 +222,7 @@ def location311(linetable: bytes, firstlineno: int, code_unit_index: int) -> Loc
     return _NO_LOCATION
 
 
-def _read_varint(table: bytes, pos: int) -> tuple[int, int]:
+def _read_varint(table: bytes, pos: int) -> Tuple[int, int]:
     """Decode an unsigned varint at ``pos``: (value, position after it).
 
     Returns value -1 when the table ends before the varint does, so the caller can

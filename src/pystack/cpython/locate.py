@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..binaries.elf import ElfFile
-from ..errors import ElfError, InvalidPythonProcess, MemoryReadError
+from ..errors import ElfError, InvalidPythonProcess, MemoryReadError, PystackError
 from ..target.base import Mapping, Target
 from . import debug_offsets
 from .layout import PythonLayout
@@ -64,7 +64,11 @@ def _candidate_paths(target: Target, mappings: list[Mapping]) -> list[str]:
     for m in mappings:
         if m.is_file and m.path not in seen:
             seen.append(m.path)
-    exe = getattr(target, "exe", None)
+    try:
+        # a core knows which mapped file is the program (not a shebang script)
+        exe = getattr(target, "exe_mapping_path", None) or target.exe
+    except PystackError:
+        exe = None
     libpython = [p for p in seen if os.path.basename(p).startswith("libpython")]
     rest = [p for p in seen if p not in libpython]
     ordered = libpython + ([exe] if exe in rest else []) + [p for p in rest if p != exe]
@@ -77,8 +81,12 @@ def _open_binary(target: Target, path: str, mappings: list[Mapping]) -> Optional
     own = [m for m in mappings if m.path == path]
     if not own:
         return None
+    host = target.mapped_file_path(path)
+    if host is None:
+        log.warning("%s is mapped in the target but cannot be found here", path)
+        return None
     try:
-        elf = ElfFile(target.mapped_file_path(path))
+        elf = ElfFile(host)
     except (OSError, ElfError) as exc:
         log.info("cannot open %s: %s", path, exc)
         return None

@@ -36,6 +36,8 @@ class Target:
     """Base class: memory, mappings, threads and the filesystem root of a target."""
 
     pid: Optional[int] = None
+    #: The executable as the target names it (None when unknown).
+    exe: Optional[str] = None
     #: Directory under which the paths the target names can be opened
     #: (/proc/PID/root for a live process, --lib-search-root for a core, "/" otherwise).
     root: str = "/"

@@ -75,6 +75,14 @@ class Worker(object):
         blocker()
 
 
+def crash_when_told():
+    """Wait for a line on stdin, then crash inside a C call (a kernel core with SIGSEGV)."""
+    import ctypes
+    register()
+    sys.stdin.readline()  # BLOCK
+    ctypes.memset(1, 0, 1)  # CRASH
+
+
 HELD = threading.Lock()
 HELD.acquire()
 
@@ -125,6 +133,8 @@ def main():
     if sys.version_info >= (3, 5):
         import stacks_async
         threads.append(start(lambda: stacks_async.run(register, SLEEP), "asyncio-loop"))
+    if os.environ.get("TARGET_CRASHER"):
+        threads.append(start(crash_when_told, "crasher"))
     for i in range(int(os.environ.get("TARGET_EXTRA_THREADS", "2"))):
         threads.append(start(lambda: recurse(3), "extra-%d" % i))
     register()
@@ -149,7 +159,9 @@ def report_and_block():
     for ident, frame in frames.items():
         stack = describe(frame)
         if ident == me:
-            stack[-1]["line"] = SLEEP_LINE
+            stack[-1]["line"] = marked_line("# MAIN")
+        elif names.get(ident) == "crasher":
+            stack[-1]["line"] = marked_line("# CRASH")
         report["threads"].append({"ident": ident, "tid": NATIVE_IDS.get(ident),
                                   "name": names.get(ident), "frames": stack})
     signal.signal(signal.SIGUSR1, lambda *a: (sys.stdout.write("alive\n"),
@@ -160,8 +172,10 @@ def report_and_block():
         time.sleep(SLEEP)  # MAIN
 
 
-SLEEP_LINE = [n for n, line in enumerate(open(os.path.abspath(__file__).replace(".pyc", ".py")), 1)
-              if line.rstrip().endswith("# MAIN")][0]
+def marked_line(marker):
+    with open(os.path.join(HERE, "stacks.py")) as f:
+        return [n for n, line in enumerate(f, 1) if line.rstrip().endswith(marker)][0]
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,397 @@
+"""`reprs.render` against the target's own `repr()`, on every provisioned interpreter.
+
+Each target builds a zoo of values (every builtin type, nested, huge, cyclic,
+non-ASCII, subclasses of builtins, empty containers, awkward floats), reports
+`repr()` of each with its `id()` as one JSON line, then sleeps. We attach, render every
+value with an unlimited budget (must equal the repr) and with the default budget (must
+be short, and the repr cut visibly: a prefix of it, then `...`, then closers).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import INTERPRETERS
+from pystack.cpython.locate import locate
+from pystack.cpython.memory import Memory
+from pystack.cpython.objects import Objects
+from pystack.cpython.reprs import DEFAULT_MAX_LEN, render
+from pystack.target.live import LiveProcess
+
+# Runs under 2.7 and 3.6+: no f-strings, u'' and b'' literals only.
+ZOO = r'''
+import collections, json, os, sys, time
+
+PY2 = sys.version_info[0] == 2
+if hasattr(sys, "set_int_max_str_digits"):
+    sys.set_int_max_str_digits(0)
+TRUNCATE = 4000
+ZOO = []          # keeps every value alive
+REPORT = []
+
+
+def add(label, value, check="exact", expected=None):
+    ZOO.append(value)
+    if expected is None:
+        expected = repr(value)
+    truncated = len(expected) > 2000000
+    if check == "prefix":
+        truncated = True
+    if truncated:
+        expected = expected[:TRUNCATE]
+    REPORT.append([label, id(value), expected, check, truncated])
+
+
+def digits_marker(v):
+    word = "long" if PY2 and isinstance(v, long) else "int"
+    sign = "negative " if v < 0 else ""
+    return "<%s%s with %d digits>" % (sign, word, len(str(abs(v))))
+
+
+# -- scalars
+for v in [None, True, False, Ellipsis, NotImplemented]:
+    add(repr(v), v)
+ints = [0, 1, -1, 7, 255, -(2 ** 30), 2 ** 30 - 1, 2 ** 30, 2 ** 60, 2 ** 63, -2 ** 63,
+        2 ** 64, 2 ** 100, -2 ** 100, 10 ** 50, 10 ** 4299, -(10 ** 4299), 10 ** 4299 - 1]
+if PY2:
+    ints += [sys.maxint, -sys.maxint - 1, long(5), long(0), -long(3), long(2) ** 40]
+for v in ints:
+    add("int %d digits" % len(str(v)), v)
+for v in [10 ** 4300, -7 ** 9000, 2 ** 200000, 10 ** 20000]:
+    add("big int", v, "exact", digits_marker(v))
+add("big int in list", [10 ** 5000, 1], "exact", "[%s, 1]" % digits_marker(10 ** 5000))
+inf = float("inf")
+nan = float("nan")
+for v in [0.0, -0.0, 0.1, 1 / 3.0, 1e100, -1e-300, 5e-324, 1.7976931348623157e308, inf,
+          -inf, nan, 123456789.0, 1e16, 1e22, 2.5, 1e-7]:
+    add("float", v)
+for v in [1j, complex(1, 2), complex(-0.0, 0.0), complex(0.0, -0.0), complex(inf, nan),
+          complex(1.5, -2.5), complex(0, 0), complex(-1e100, 1e-100)]:
+    add("complex", v)
+
+# -- text
+texts = [u"", u"a", u"it's", u'say "hi"', u"both ' and \"", u"tab\tnew\nline\r",
+         u"\x00\x1f\x7f", u"back\\slash", u"h\xe9llo w\xf6rld", u"\xa0\xad\x85",
+         u"\u65e5\u672c\u8a9e", u"\u2028\u200b\ufeff", u"\U0001f600 emoji", u"\ud800",
+         u"\U0010ffff", u"x" * 1000, u"\xe9" * 500, u"\u1234" * 300,
+         u"x" * 200 + u"'", u"\U0001f600" * 100, u"q" * 50 + u"\n" * 50]
+for v in texts:
+    add("text", v)
+for v in ["abc", "it's", "a\tb"]:
+    add("native str", v)
+for v in [b"", b"\x00ab", b"\xff\xfe", b"it's", b'q"', b"both ' and \"", b"y" * 1000,
+          bytes(bytearray(range(256)))]:
+    add("bytes", v)
+shifted = bytearray(b"0123456789")
+del shifted[:3]
+for v in [bytearray(), bytearray(b"abc\x00"), bytearray(b"it's"), bytearray(b'q"'),
+          bytearray(b"both ' and \""), bytearray(b"y" * 500), shifted]:
+    add("bytearray", v)
+
+# -- containers
+for v in [[], [1], [1, 2.0, u"x", None], [[[]]], [3.0], [(1,)], list(range(1000)),
+          (), (1,), (1, 2), ((),), ((1,),), tuple(range(100)),
+          (u"a", [b"b"], {1: 2}), [True, False, -0.0, 1j, u"\xe9"]]:
+    add("sequence", v)
+deleted = dict((i, i) for i in range(100))
+for i in range(90):
+    del deleted[i]
+for v in [{}, {1: 2}, {u"a": [1, {u"b": (2,)}]}, {(1, 2): frozenset([3])}, deleted,
+          dict((i, -i) for i in range(30000)), {u"\xe9": 1, u"\U0001f600": 2},
+          {1.5: None, None: True}, dict.fromkeys(u"abcdef")]:
+    add("dict", v)
+
+
+class P(object):
+    def __init__(self):
+        self.a = 1
+        self.b = u"two"
+        self.c = [3]
+
+
+class Q(object):
+    pass
+
+
+p1 = P()
+p2 = P()
+del p2.b
+q1 = Q()
+q1.x = 1
+q1.y = 2
+q2 = Q()
+q2.y = 3
+q2.x = 4
+for v in [p1.__dict__, p2.__dict__, q1.__dict__, q2.__dict__]:
+    add("instance dict", v)
+holes = set(range(20))
+for i in range(15):
+    holes.discard(i)
+for v in [set(), set([1]), set([1, 2, 3]), frozenset(), frozenset([1, 2]),
+          set([u"a", u"b", (1, 2)]), holes, set(range(30000)), set([frozenset([1])]),
+          [set(), frozenset([5])]]:
+    add("set", v)
+
+
+# -- subclasses of builtins print their builtin value (sets name themselves)
+class MyInt(int):
+    pass
+
+
+class MyInt2(MyInt):
+    pass
+
+
+class MyFloat(float):
+    pass
+
+
+class MyComplex(complex):
+    pass
+
+
+class MyText(type(u"")):
+    pass
+
+
+class MyBytes(bytes):
+    pass
+
+
+class MyList(list):
+    pass
+
+
+class MyTuple(tuple):
+    pass
+
+
+class MyDict(dict):
+    pass
+
+
+class MySet(set):
+    pass
+
+
+class MyFrozen(frozenset):
+    pass
+
+
+class MyBA(bytearray):
+    pass
+
+
+class Loud(dict):
+    def __repr__(self):
+        return "loud"
+
+
+subs = [MyInt(5), MyInt(-2 ** 60 if PY2 else -2 ** 100), MyInt(0), MyInt2(7), MyFloat(2.5),
+        MyComplex(1 + 1j),
+        MyText(u"sub \xe9"), MyBytes(b"sub"), MyList([1, 2]), MyTuple((1,)),
+        MyDict(a=1), MySet([1]), MySet(), MyFrozen([2]), MyBA(b"x"),
+        [MyInt(3), MyList([MyFloat(1.0)])]]
+if PY2:
+    class MyLong(long):
+        pass
+    subs += [MyLong(5)]
+for v in subs:
+    add("subclass " + type(v).__name__, v)
+Point = collections.namedtuple("Point", "x y")
+add("namedtuple", Point(1, 2), "exact", tuple.__repr__(Point(1, 2)))
+add("dict overriding __repr__", Loud(z=1), "exact", dict.__repr__(Loud(z=1)))
+
+# -- cycles and depth
+l = [1]
+l.append(l)
+d = {}
+d[u"self"] = d
+t = ([],)
+t[0].append(t)
+a = []
+b = [a]
+a.append(b)
+m = {u"k": []}
+m[u"k"].append(m)
+for v in [l, d, t, a, m]:
+    add("cycle", v)
+deep = []
+for i in range(150):
+    deep = [deep]
+add("deep", deep, "prefix")
+
+# -- huge values: only the default budget is checked, against the start of the repr
+add("huge list", [0] * 10 ** 7, "prefix", repr([0] * 1000))
+add("huge str", u"z" * 10 ** 7, "prefix", repr(u"z" * 1000))
+
+
+# -- everything else
+class Foo(object):
+    pass
+
+
+def function():
+    pass
+
+
+for v in [object(), Foo(), function, iter([])]:
+    add("generic", v, "generic", type(v).__name__)
+add("module", sys, "exact", "<module 'sys'>")
+add("type", int)
+
+sys.stdout.write(json.dumps({"pid": os.getpid(), "values": REPORT}) + "\n")
+sys.stdout.flush()
+time.sleep(600)
+'''
+
+_CLOSERS = set("])}'\"")
+_MARKER = re.compile(r"<(negative )?(int|long) with (about )?(\d+) digits>")
+
+
+def _pattern(text: str) -> str:
+    """A regex for `text` where each `<int with N digits>` stands for N digits."""
+    parts, pos = [], 0
+    for m in _MARKER.finditer(text):
+        parts.append(re.escape(text[pos:m.start()]))
+        count = int(m.group(4))
+        lo = count - 1 if m.group(3) else count
+        hi = count + 1 if m.group(3) else count
+        parts.append(("-" if m.group(1) else "") + r"\d{%d,%d}L?" % (lo, hi))
+        pos = m.end()
+    parts.append(re.escape(text[pos:]))
+    return "".join(parts)
+
+
+def is_cut_of(out: str, full: str, truncated: bool = False) -> bool:
+    """`out` is `full`, or a prefix of it followed by `...` and closing quotes/brackets."""
+    if out == full or re.fullmatch(_pattern(out), full, re.S):
+        return True
+    if truncated and re.match(_pattern(out), full, re.S):
+        return True
+    for i in range(len(out) - 3, -1, -1):
+        if out[i:i + 3] == "..." and set(out[i + 3:]) <= _CLOSERS:
+            if re.match(_pattern(out[:i]), full, re.S):
+                return True
+    return False
+
+
+def _start(interp: dict) -> tuple[subprocess.Popen, dict, str]:
+    root = interp.get("root") or "/"
+    host_tmp = os.path.join(root, "tmp")
+    os.makedirs(host_tmp, exist_ok=True)
+    host_dir = tempfile.mkdtemp(prefix="pystack-reprs-", dir=host_tmp)
+    os.chmod(host_dir, 0o755)
+    with open(os.path.join(host_dir, "zoo.py"), "w") as f:
+        f.write(ZOO)
+    inside = host_dir if root in ("/", "") else "/tmp/" + os.path.basename(host_dir)
+    proc = subprocess.Popen(interp["argv"] + [os.path.join(inside, "zoo.py")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        line = proc.stdout.readline() if ready else ""
+        if not line:
+            proc.kill()
+            raise RuntimeError(f"zoo did not start under {interp['name']}: "
+                               f"{proc.stderr.read()[-3000:]}")
+        return proc, json.loads(line), host_dir
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(host_dir, ignore_errors=True)
+        raise
+
+
+def _available(interp: dict) -> str:
+    exe = interp.get("exe") or interp["argv"][-1]
+    if not os.path.exists(exe):
+        return f"{exe} is missing"
+    if interp["argv"][0] == "chroot" and os.geteuid() != 0:
+        return "chroot targets need root"
+    return ""
+
+
+def _params():
+    if not INTERPRETERS:
+        return [pytest.param(None, marks=pytest.mark.skip(reason="no interpreters provisioned"))]
+    params = []
+    for interp in INTERPRETERS:
+        reason = _available(interp)
+        marks = [pytest.mark.skip(reason=reason)] if reason else []
+        params.append(pytest.param(interp, id=interp["name"], marks=marks))
+    return params
+
+
+@pytest.fixture(scope="module", params=_params())
+def rendered(request):
+    """Start the zoo, attach once, render every value both ways, let the target go."""
+    proc, report, host_dir = _start(request.param)
+    try:
+        results = []
+        with LiveProcess(report["pid"]) as target:
+            mem = Memory(target)
+            interp = locate(target, mem)
+            objs = Objects(mem, interp.layout)
+            for label, address, expected, check, truncated in report["values"]:
+                full = None if truncated else render(objs, address, max_len=10 ** 6)
+                reads = mem.reads
+                start = time.perf_counter()
+                short = render(objs, address)
+                cost = (mem.reads - reads, time.perf_counter() - start)
+                results.append(dict(label=label, address=address, expected=expected,
+                                    check=check, truncated=truncated, full=full,
+                                    short=short, cost=cost))
+        yield request.param, results
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(host_dir, ignore_errors=True)
+
+
+def _expected_full(r: dict) -> str:
+    if r["check"] == "generic":
+        return rf"<\S*{re.escape(r['expected'])} object at 0x{r['address']:x}>"
+    return re.escape(r["expected"])
+
+
+def test_unlimited_budget_equals_repr(rendered):
+    interp, results = rendered
+    bad = []
+    for r in results:
+        if r["truncated"]:
+            continue
+        if not re.fullmatch(_expected_full(r), r["full"], re.S):
+            bad.append(f"{r['label']}: got {r['full'][:300]!r}\n    want {r['expected'][:300]!r}")
+    assert not bad, f"{interp['name']}: {len(bad)} differ\n" + "\n".join(bad)
+
+
+def test_default_budget_is_a_visible_cut(rendered):
+    interp, results = rendered
+    bad = []
+    for r in results:
+        short = r["short"]
+        if len(short) > DEFAULT_MAX_LEN + 5:
+            bad.append(f"{r['label']}: {len(short)} characters: {short!r}")
+        elif r["check"] == "generic":
+            if not re.fullmatch(_expected_full(r), short):
+                bad.append(f"{r['label']}: {short!r}")
+        elif not is_cut_of(short, r["expected"], r["truncated"]):
+            bad.append(f"{r['label']}: {short!r} is no cut of {r['expected'][:200]!r}")
+    assert not bad, f"{interp['name']}: {len(bad)} bad\n" + "\n".join(bad)
+
+
+def test_default_budget_reads_little(rendered):
+    """A 10-million-element list or str costs about what a short one does."""
+    interp, results = rendered
+    for r in results:
+        if r["label"] in ("huge list", "huge str"):
+            reads, seconds = r["cost"]
+            assert reads <= 40 and seconds < 0.5, (r["label"], r["cost"])
