@@ -39,6 +39,9 @@ def _native_and_more(parser: argparse.ArgumentParser) -> None:
                              "(implies --native)")
     parser.add_argument("--locals", action="store_true",
                         help="Show local variables for each frame in the stack trace")
+    parser.add_argument("--locals-max-length", type=_positive, default=80, metavar="N",
+                        help="Cut each value shown by --locals at about N characters "
+                             "(default: 80)")
     parser.add_argument("--exhaustive", action="store_true",
                         help="Use all possible methods to obtain the Python stack info "
                              "(may be slow)")
@@ -90,6 +93,16 @@ def _pid(text: str) -> int:
 
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number: {text!r}")
+    return value
+
+
 def _native_mode(args: argparse.Namespace):
     from .types import NativeReportingMode
     if args.native_all:
@@ -111,7 +124,8 @@ def _remote(args: argparse.Namespace, out) -> int:
         raise _UsageError("--native cannot be used with --no-block: native stacks "
                           "need the threads stopped")
     threads = get_process_threads(args.pid, stop_process=not args.no_block,
-                                  native_mode=native, locals=args.locals, method=method)
+                                  native_mode=native, locals=args.locals, method=method,
+                                  max_value_length=args.locals_max_length)
     # Source lines are read after the target runs again, through its own root.
     root = f"/proc/{args.pid}/root"
     sources = SourceLines(lambda path: os.path.join(root, path.lstrip("/")))
@@ -139,7 +153,7 @@ def _core(args: argparse.Namespace, out) -> int:
             log.warning("%s differs from the file that was mapped (build id %s, core says %s)",
                         path, on_disk, in_core)
         threads = threads_of_core(core, native_mode=_native_mode(args), locals=args.locals,
-                                  method=method)
+                                  method=method, max_value_length=args.locals_max_length)
         renderer = TextRenderer(SourceLines(core.host_path),
                                 color=use_color(out, not args.no_color))
         _print_threads(renderer, threads, out)

@@ -23,6 +23,10 @@ __all__ = ["StackMethod", "NativeReportingMode", "get_process_threads",
 
 
 
+#: Characters per rendered value with --locals (the CLI's --locals-max-length).
+DEFAULT_VALUE_LENGTH = 80
+
+
 class StackMethod(enum.IntFlag):
     ELF_DATA = 1
     SYMBOLS = 2
@@ -37,15 +41,18 @@ class StackMethod(enum.IntFlag):
 def get_process_threads(pid: int, stop_process: bool = True,
                         native_mode: NativeReportingMode = NativeReportingMode.OFF,
                         locals: bool = False,
-                        method: StackMethod = StackMethod.AUTO) -> List[PyThread]:
+                        method: StackMethod = StackMethod.AUTO, *,
+                        max_value_length: int = DEFAULT_VALUE_LENGTH) -> List[PyThread]:
     """Python threads of the running process `pid`, stopping it while reading if asked."""
     from .target.live import LiveProcess
 
     _refuse_unsupported(native_mode, locals, method)
     with LiveProcess(pid, stop=stop_process) as process:
         if stop_process:
-            return _threads_of(process, cache=True)
-        return _threads_without_stopping(process)
+            return _threads_of(process, cache=True, locals=locals,
+                               max_value_length=max_value_length)
+        return _threads_without_stopping(process, locals=locals,
+                                         max_value_length=max_value_length)
 
 
 def get_process_threads_for_core(core_file, executable=None,
@@ -53,7 +60,8 @@ def get_process_threads_for_core(core_file, executable=None,
                                  native_mode: NativeReportingMode = NativeReportingMode.PYTHON,
                                  locals: bool = False,
                                  method: StackMethod = StackMethod.AUTO,
-                                 *, library_search_root=None) -> List[PyThread]:
+                                 *, library_search_root=None,
+                                 max_value_length: int = DEFAULT_VALUE_LENGTH) -> List[PyThread]:
     """Python threads of a core dump.
 
     `library_search_path` is a ':'-separated string (or a list) of directories where
@@ -62,7 +70,8 @@ def get_process_threads_for_core(core_file, executable=None,
     resolved.
     """
     with open_core(core_file, executable, library_search_path, library_search_root) as core:
-        return threads_of_core(core, native_mode=native_mode, locals=locals, method=method)
+        return threads_of_core(core, native_mode=native_mode, locals=locals, method=method,
+                               max_value_length=max_value_length)
 
 
 def open_core(core_file, executable=None, library_search_path=None,
@@ -77,12 +86,13 @@ def open_core(core_file, executable=None, library_search_path=None,
 
 def threads_of_core(core, *, native_mode: NativeReportingMode = NativeReportingMode.OFF,
                     locals: bool = False,
-                    method: StackMethod = StackMethod.AUTO) -> List[PyThread]:
+                    method: StackMethod = StackMethod.AUTO,
+                    max_value_length: int = DEFAULT_VALUE_LENGTH) -> List[PyThread]:
     """Threads of an already opened `CoreFile` (the CLI prints its header first)."""
     if native_mode == NativeReportingMode.PYTHON and not _native_available():
         native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
     _refuse_unsupported(native_mode, locals, method)
-    return _threads_of(core, cache=True)
+    return _threads_of(core, cache=True, locals=locals, max_value_length=max_value_length)
 
 
 def _native_available() -> bool:
@@ -92,7 +102,7 @@ def _native_available() -> bool:
 NO_BLOCK_ATTEMPTS = 5
 
 
-def _threads_without_stopping(process: Target) -> List[PyThread]:
+def _threads_without_stopping(process: Target, **options) -> List[PyThread]:
     """--no-block: the target runs while we read, so a walk may see a torn chain.
 
     Retry a few times and keep the first walk in which every chain was whole; if none
@@ -102,7 +112,7 @@ def _threads_without_stopping(process: Target) -> List[PyThread]:
     threads: List[PyThread] = []
     for attempt in range(NO_BLOCK_ATTEMPTS):
         try:
-            threads = _threads_of(process, cache=False)
+            threads = _threads_of(process, cache=False, **options)
         except (MemoryReadError, NotInitialised) as exc:
             last_error = exc
             log.info("torn read on attempt %d: %s", attempt + 1, exc)
@@ -120,21 +130,21 @@ def _refuse_unsupported(native_mode: NativeReportingMode, locals: bool,
                         method: StackMethod) -> None:
     if native_mode != NativeReportingMode.OFF:
         raise NotSupportedYet("native stacks (--native, --native-all) are not supported yet")
-    if locals:
-        raise NotSupportedYet("--locals is not supported yet")
     if method & (StackMethod.BSS | StackMethod.ANONYMOUS_MAPS | StackMethod.HEAP) and \
             method not in (StackMethod.AUTO,):
         raise NotSupportedYet("--exhaustive is not supported yet")
 
 
-def _threads_of(target: Target, *, cache: bool) -> List[PyThread]:
+def _threads_of(target: Target, *, cache: bool, locals: bool = False,
+                max_value_length: int = DEFAULT_VALUE_LENGTH) -> List[PyThread]:
     mem = Memory(target, cache=cache)
     interpreter = locate(target, mem)
     if not interpreter.interp_head:
         raise NotInitialised("the Python interpreter is not initialised yet, "
                              "or already finalised")
     log.info("interpreter list at 0x%x (%s)", interpreter.interp_head, interpreter.method)
-    threads = ThreadReader(mem, interpreter).threads()
+    threads = ThreadReader(mem, interpreter, locals=locals,
+                           max_value_length=max_value_length).threads()
     if interpreter.layout.thread.native_thread_id is None:
         _assign_os_tids(target, mem, threads)
     for thread in threads:

@@ -78,19 +78,23 @@ class Target:
 _SLEEPING_SYSCALLS = {"7", "23", "35", "230", "270", "271"}
 
 
-def _wait_until_main_thread_sleeps(pid: int, timeout: float = 10) -> None:
+def _wait_until_main_thread_sleeps(pid: int, timeout: float = 10, tid: int = 0) -> None:
     """The report is printed just before the main thread sleeps: wait until it does,
     so that what it reported (the line of its sleep) is what a dump will see."""
     deadline = time.time() + timeout
+    tid = tid or pid
     while time.time() < deadline:
         try:
-            with open(f"/proc/{pid}/task/{pid}/syscall") as f:
+            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
                 if f.read().split(" ", 1)[0] in _SLEEPING_SYSCALLS:
                     return
         except OSError:
             return
         time.sleep(0.005)
-    raise RuntimeError(f"the main thread of {pid} never went to sleep")
+    raise RuntimeError(f"thread {tid} of {pid} never went to sleep")
+
+
+wait_until_sleeping = _wait_until_main_thread_sleeps
 
 
 def _allow_cores() -> None:

@@ -195,6 +195,10 @@ class ObjectLayout(_Record):
     tuple_items: Off = None
     list_items: Off = None
     module_dict: Off = None
+    cell_ref: Off = None  # PyCellObject.ob_ref
+    tp_dict: Off = None
+    func_name: Off = None
+    func_qualname: Off = None  # 3.3+
     # dict
     dict_used: Off = None
     dict_keys: Off = None

@@ -238,7 +238,7 @@ _KINDS_3 = {
     "complex": "complex", "str": "str", "bytes": "bytes", "bytearray": "bytearray",
     "list": "list", "tuple": "tuple", "dict": "dict", "set": "set",
     "frozenset": "set", "module": "module", "type": "type", "ellipsis": "ellipsis",
-    "NotImplementedType": "notimplemented",
+    "NotImplementedType": "notimplemented", "function": "function",
 }
 _KINDS_2 = dict(_KINDS_3, int="int2", long="long", str="bytes", unicode="unicode2")
 del _KINDS_2["bytes"]
@@ -422,7 +422,39 @@ class _Renderer:
         self.out.write("NotImplemented")
 
     def r_generic(self, address: int, info: _TypeInfo) -> None:
-        self.out.write(f"<{info.name} object at 0x{address:x}>")
+        name = info.name
+        module = self._heap_type_module(address)
+        if module and module not in ("builtins", "__builtin__"):
+            name = f"{module}.{name}"
+        self.out.write(f"<{name} object at 0x{address:x}>")
+
+    def _heap_type_module(self, address: int) -> Optional[str]:
+        """`__module__` of a class defined in Python (object.__repr__ shows it)."""
+        if self.o.tp_dict is None:
+            return None
+        try:
+            tp = self.objects.type_of(address)
+            if not self._is_heap(tp):
+                return None
+            tp_dict = self.mem.ptr(tp + self.o.tp_dict)
+            module = self.objects.dict_get_str(tp_dict, "__module__") if tp_dict else None
+            if not module:
+                return None
+            text = self.objects.read_str(module, 200)
+        except _BAD:
+            return None
+        return text if text.isprintable() else None
+
+    def r_function(self, address: int, info: _TypeInfo) -> None:
+        field = self.o.func_qualname if self.o.func_qualname is not None else self.o.func_name
+        try:
+            name = self.objects.read_str(self.mem.ptr(address + field), 200)
+        except _BAD:
+            name = None
+        if not name or not name.isprintable():
+            self.r_generic(address, info)
+        else:
+            self.out.write(f"<function {name} at 0x{address:x}>")
 
     def r_type(self, address: int, info: _TypeInfo) -> None:
         name = self._type_name(address)

@@ -15,6 +15,7 @@ from .frames import FrameReader, RawFrame
 from .locate import Interpreter
 from .memory import Memory
 from .objects import ObjectError, Objects
+from .variables import frame_variables
 from .. import log
 
 
@@ -32,7 +33,10 @@ def _bounded_chain(mem: Memory, first: int, next_offset: int, limit: int) -> Ite
 
 
 class ThreadReader:
-    def __init__(self, mem: Memory, interpreter: Interpreter) -> None:
+    def __init__(self, mem: Memory, interpreter: Interpreter, *, locals: bool = False,
+                 max_value_length: int = 80) -> None:
+        self.want_locals = locals
+        self.max_value_length = max_value_length
         self.mem = mem
         self.interp = interpreter
         self.layout = interpreter.layout
@@ -92,6 +96,20 @@ class ThreadReader:
             pass
         return None
 
+    def gil_last_holder(self, interp: int) -> Optional[int]:
+        """The thread state that held the GIL last (it may have released it since)."""
+        lay = self.layout
+        mem = self.mem
+        try:
+            if lay.interpreter.ceval_gil is not None:
+                gil = mem.ptr(interp + lay.interpreter.ceval_gil)
+                return mem.ptr(gil + lay.gil.last_holder) if gil else None
+            if lay.runtime.gil_last_holder is not None and self.interp.runtime:
+                return mem.ptr(self.interp.runtime + lay.runtime.gil_last_holder) or None
+        except MemoryReadError:
+            pass
+        return None
+
     def gc_collecting(self, interp: int) -> bool:
         lay = self.layout
         try:
@@ -116,7 +134,11 @@ class ThreadReader:
                     pass
             names = self.thread_names(interp)
             holder = self.gil_holder(interp)
-            collecting = self.gc_collecting(interp)
+            # The collecting thread holds the GIL, unless a finalizer it runs released
+            # it (a __del__ that sleeps or waits): then it is the last one to hold it.
+            collector = None
+            if self.gc_collecting(interp):
+                collector = holder or self.gil_last_holder(interp)
             for tstate in self.thread_states(interp):
                 t = self.layout.thread
                 ident = self.mem.ptr(tstate + t.thread_id)
@@ -125,12 +147,13 @@ class ThreadReader:
                     tid = ident
                 frames = self.frames.walk(tstate)
                 holds = tstate == holder
+                variables = self.variables(frames) if self.want_locals else None
                 result.append(PyThread(
                     tid=tid,
-                    frame=link_frames(frames),
+                    frame=link_frames(frames, variables),
                     native_frames=[],
                     holds_the_gil=int(holds),
-                    is_gc_collecting=int(holds and collecting),
+                    is_gc_collecting=int(tstate == collector),
                     python_version=version,
                     name=names.get(ident),
                     interpreter_id=interp_id,
@@ -138,13 +161,30 @@ class ThreadReader:
         return result
 
 
-def link_frames(raw: list[RawFrame]) -> Optional[PyFrame]:
+    def variables(self, frames: list[RawFrame]) -> dict[int, tuple[dict, dict]]:
+        """Arguments and locals of every readable frame, by frame address."""
+        found = {}
+        for raw in frames:
+            if raw.code is None or raw.is_shim or raw.corrupted:
+                continue
+            try:
+                found[raw.address] = frame_variables(self.objects, raw.address,
+                                                     raw.code_address,
+                                                     max_len=self.max_value_length)
+            except (MemoryReadError, ObjectError) as exc:
+                log.info("cannot read the variables of frame 0x%x: %s", raw.address, exc)
+        return found
+
+
+def link_frames(raw: list[RawFrame],
+                variables: Optional[dict] = None) -> Optional[PyFrame]:
     """Turn frames listed innermost first into linked `PyFrame`s; return the outermost."""
     outer: Optional[PyFrame] = None
     newer: Optional[PyFrame] = None
     for item in raw:  # innermost first
-        frame = PyFrame(prev=None, next=newer, code=item.code, arguments={}, locals={},
-                        is_entry=item.is_entry, is_shim=item.is_shim)
+        arguments, local_vars = (variables or {}).get(item.address, ({}, {}))
+        frame = PyFrame(prev=None, next=newer, code=item.code, arguments=arguments,
+                        locals=local_vars, is_entry=item.is_entry, is_shim=item.is_shim)
         if item.corrupted:
             frame.corrupted_at = item.address
         if newer is not None:

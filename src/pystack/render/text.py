@@ -86,15 +86,22 @@ class TextRenderer:
                + self._c(GREEN, f'"{code.filename}"') + ", line "
                + self._c(CYAN, str(loc.lineno)) + ", in " + self._c(YELLOW, code.scope))
         source = self.sources.line(code.filename, loc.lineno)
-        if source is None:
-            return
-        stripped = source.lstrip()
-        indent = len(source) - len(stripped)
+        stripped = source.lstrip() if source is not None else ""
+        indent = len(source) - len(stripped) if source is not None else 0
         if not stripped:
+            yield from self._variables(frame)
             return
         yield "        " + self._highlight(code.filename, stripped, indent, loc)
+        yield from self._variables(frame)
         if frame.corrupted_at:
             yield "    " + self._c(RED, f"(corrupted frame at 0x{frame.corrupted_at:x})")
+
+    def _variables(self, frame: PyFrame) -> Iterator[str]:
+        for title, values in (("Arguments", frame.arguments), ("Locals", frame.locals)):
+            if values:
+                yield "      " + self._c(BOLD, f"{title}:")
+                for name, value in values.items():
+                    yield f"        {self._c(CYAN, name)}: {value}"
 
     def _highlight(self, filename: str, text: str, indent: int, loc) -> str:
         """Mark the executing expression (3.11+ columns) when colours are on."""

@@ -1,0 +1,109 @@
+"""--locals and thread status on every provisioned interpreter, live and from cores."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import interpreter_params, run_pystack
+from integration.parse_output import parse
+from integration.targets_util import _stage_scripts, wait_until_sleeping
+
+
+def start(interpreter: dict, mode: str):
+    inside, host_dir = _stage_scripts(interpreter["root"])
+    proc = subprocess.Popen(interpreter["argv"] + [os.path.join(inside, "status.py"), mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        raise RuntimeError(proc.stderr.read())
+    return proc, json.loads(line)
+
+
+def frame_variables(output: str, function: str) -> tuple[dict, dict]:
+    """Arguments and locals printed under the frame of `function`."""
+    sections: dict = {"Arguments": {}, "Locals": {}}
+    current = None
+    inside = False
+    for line in output.splitlines():
+        if line.startswith("    (Python) "):
+            inside = line.endswith(f" in {function}")
+            current = None
+        elif inside and line.strip() in ("Arguments:", "Locals:"):
+            current = sections[line.strip()[:-1]]
+        elif inside and current is not None and line.startswith("        "):
+            name, _, value = line.strip().partition(": ")
+            current[name] = value
+    return sections["Arguments"], sections["Locals"]
+
+
+def check_locals(output: str, report: dict) -> None:
+    arguments, local_vars = frame_variables(output, "zoo")
+    assert arguments == report["arguments"]
+    assert list(arguments) == ["number", "text", "rest", "options"]
+    # `args` and `names` are made after the target took its snapshot of locals()
+    assert {k: v for k, v in local_vars.items() if k not in ("args", "names")} == \
+        report["locals"]
+    order = [n for n in report["order"] if n in local_vars]
+    assert [n for n in local_vars if n in order] == order
+
+
+def check_status(output: str, report: dict) -> None:
+    threads = parse(output)
+    tids = report["tids"]
+    assert threads[tids["spinner"]]["status"] == "Has the GIL"
+    assert threads[tids["sleeper"]]["status"] == ""
+    assert threads[tids["main"]]["status"] == ""
+
+
+@pytest.mark.parametrize("interpreter", interpreter_params())
+def test_locals_and_gil_live_and_core(interpreter, tmp_path):
+    proc, report = start(interpreter, "locals")
+    try:
+        result = run_pystack("remote", "--locals", "--locals-max-length", "100000",
+                             str(report["pid"]))
+        assert result.returncode == 0, result.stderr
+        check_locals(result.stdout, report)
+        check_status(result.stdout, report)
+        default = run_pystack("remote", "--locals", str(report["pid"]))
+        _, short = frame_variables(default.stdout, "zoo")
+        assert all(len(v) <= 90 for v in short.values()), short
+        assert short["words"] == report["locals"]["words"]
+
+        prefix = str(tmp_path / "core")
+        subprocess.run(["gcore", "-o", prefix, str(report["pid"])], check=True,
+                       capture_output=True, timeout=120)
+        args = ["core", f"{prefix}.{report['pid']}", "--locals", "--locals-max-length",
+                "100000"]
+        if interpreter["root"] not in ("/", ""):
+            args += ["--lib-search-root", interpreter["root"]]
+        from_core = run_pystack(*args)
+        assert from_core.returncode == 0, from_core.stderr
+        if interpreter["root"] in ("/", ""):  # host gdb: see test_core.gcore
+            check_locals(from_core.stdout, report)
+            check_status(from_core.stdout, report)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("interpreter", interpreter_params())
+def test_garbage_collecting_thread(interpreter):
+    if tuple(int(x) for x in interpreter["version"].split(".")[:2]) < (3, 7):
+        pytest.skip("2.7 and 3.6 keep the collecting flag in a static of gcmodule.c")
+    proc, report = start(interpreter, "gc")
+    try:
+        wait_until_sleeping(report["pid"], tid=report["tids"]["collector"])
+        result = run_pystack("remote", str(report["pid"]))
+        assert result.returncode == 0, result.stderr
+        threads = parse(result.stdout)
+        assert "Garbage collecting" in threads[report["tids"]["collector"]]["status"]
+        assert "Garbage collecting" not in threads[report["tids"]["main"]]["status"]
+    finally:
+        proc.kill()
+        proc.wait()
