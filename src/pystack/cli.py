@@ -114,6 +114,13 @@ def _native_mode(args: argparse.Namespace):
     return NativeReportingMode.OFF
 
 
+def _render_native(mode) -> str:
+    from .types import NativeReportingMode
+    if mode == NativeReportingMode.OFF:
+        return "off"
+    return "last" if mode == NativeReportingMode.LAST else "all"
+
+
 def _remote(args: argparse.Namespace, out) -> int:
     from .engine import StackMethod, get_process_threads
     from .render.text import SourceLines, TextRenderer, use_color
@@ -129,7 +136,8 @@ def _remote(args: argparse.Namespace, out) -> int:
     # Source lines are read after the target runs again, through its own root.
     root = f"/proc/{args.pid}/root"
     sources = SourceLines(lambda path: os.path.join(root, path.lstrip("/")))
-    renderer = TextRenderer(sources, color=use_color(out, not args.no_color))
+    renderer = TextRenderer(sources, color=use_color(out, not args.no_color),
+                            native=_render_native(native))
     _print_threads(renderer, threads, out)
     return 0
 
@@ -155,7 +163,8 @@ def _core(args: argparse.Namespace, out) -> int:
         threads = threads_of_core(core, native_mode=_native_mode(args), locals=args.locals,
                                   method=method, max_value_length=args.locals_max_length)
         renderer = TextRenderer(SourceLines(core.host_path),
-                                color=use_color(out, not args.no_color))
+                                color=use_color(out, not args.no_color),
+                                native=_render_native(_native_mode(args)))
         _print_threads(renderer, threads, out)
     return 0
 
@@ -193,6 +202,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except OSError:
             pass
         return 0
+    except Exception as exc:  # a bug of ours (the last resort): one line, no traceback
+        where, tb = "", exc.__traceback__
+        while tb is not None:  # the innermost frame of pystack's own code
+            code = tb.tb_frame.f_code
+            if os.sep + "pystack" + os.sep in code.co_filename:
+                where = (f" at {os.path.basename(code.co_filename)}:{tb.tb_lineno} "
+                         f"in {code.co_name}")
+            tb = tb.tb_next
+        text = str(exc).splitlines()[0][:200] if str(exc).strip() else ""
+        print(f"pystack: internal error: {type(exc).__name__}{': ' + repr(text) if text else ''}"
+              f"{where}; please report it (with -v output and, if you can share it, the core)",
+              file=sys.stderr)
+        return 70  # EX_SOFTWARE
 
 
 def console_main() -> None:

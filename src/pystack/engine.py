@@ -13,7 +13,7 @@ from typing import Iterable, List, Optional
 from .cpython.locate import Interpreter, locate
 from .cpython.memory import Memory
 from .cpython.threads import ThreadReader
-from .errors import MemoryReadError, NotInitialised, NotSupportedYet
+from .errors import EngineError, MemoryReadError, NotInitialised, NotSupportedYet
 from .target.base import Target
 from .types import NativeReportingMode, PyThread
 from . import log
@@ -47,10 +47,18 @@ def get_process_threads(pid: int, stop_process: bool = True,
     from .target.live import LiveProcess
 
     _refuse_unsupported(native_mode, locals, method)
+    if native_mode != NativeReportingMode.OFF and not stop_process:
+        raise EngineError("native stacks need the threads stopped: "
+                          "they cannot be combined with --no-block")
     with LiveProcess(pid, stop=stop_process) as process:
         if stop_process:
-            return _threads_of(process, cache=True, locals=locals,
-                               max_value_length=max_value_length)
+            threads = _threads_of(process, cache=True, locals=locals,
+                                  max_value_length=max_value_length)
+            if native_mode != NativeReportingMode.OFF:
+                from .native.unwind import NativeUnwinder
+                with NativeUnwinder.for_process(pid, root=process.root) as unwinder:
+                    threads = _add_native(threads, unwinder, process, native_mode)
+            return threads
         return _threads_without_stopping(process, locals=locals,
                                          max_value_length=max_value_length)
 
@@ -92,11 +100,65 @@ def threads_of_core(core, *, native_mode: NativeReportingMode = NativeReportingM
     if native_mode == NativeReportingMode.PYTHON and not _native_available():
         native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
     _refuse_unsupported(native_mode, locals, method)
-    return _threads_of(core, cache=True, locals=locals, max_value_length=max_value_length)
+    threads = _threads_of(core, cache=True, locals=locals, max_value_length=max_value_length)
+    if native_mode != NativeReportingMode.OFF:
+        from .native.unwind import NativeUnwinder
+        with NativeUnwinder.for_core(core.core_path, core.executable,
+                                     lib_search_path=core.lib_search_path or None,
+                                     lib_search_root=core.lib_search_root) as unwinder:
+            threads = _add_native(threads, unwinder, core, native_mode)
+    return threads
 
 
 def _native_available() -> bool:
-    return False
+    from .native import libdw
+    return libdw.available()
+
+
+def _add_native(threads: List[PyThread], unwinder, target: Target,
+                mode: NativeReportingMode) -> List[PyThread]:
+    """Give every thread its native frames (outermost first), plumbing removed.
+
+    With NativeReportingMode.ALL, threads the interpreter does not know (started from C)
+    are added with their native frames only.
+    """
+    from .native.merge import is_collecting, is_eval_frame, is_plumbing
+
+    libraries = _python_libraries(threads, target)
+    version = threads[0].python_version if threads else None
+
+    def native_of(tid: int) -> list:
+        resolved = []
+        for raw in unwinder.unwind(tid):  # innermost first
+            resolved.extend(unwinder.symbolize(raw))
+        resolved.reverse()
+        return [f for f in resolved
+                if is_eval_frame(f) or not is_plumbing(f, libraries)]
+
+    known = {t.tid for t in threads}
+    for thread in threads:
+        thread.native_frames = native_of(thread.tid)
+        if is_collecting(thread.native_frames, libraries):
+            thread.is_gc_collecting = 1
+    if mode == NativeReportingMode.ALL:
+        for tid in unwinder.threads():
+            if tid not in known:
+                threads.append(PyThread(tid=tid, frame=None, native_frames=native_of(tid),
+                                        holds_the_gil=0, is_gc_collecting=0,
+                                        python_version=version,
+                                        name=target.thread_name(tid)))
+    return threads
+
+
+def _python_libraries(threads: List[PyThread], target: Target) -> tuple:
+    """Names (as libdw reports modules) of the files that hold the interpreter."""
+    import os
+    names = set()
+    for m in target.mappings():
+        name = os.path.basename(m.path or "")
+        if name.startswith(("libpython", "python")):
+            names.add(name)
+    return tuple(names)
 
 
 NO_BLOCK_ATTEMPTS = 5
@@ -128,8 +190,6 @@ def _threads_without_stopping(process: Target, **options) -> List[PyThread]:
 
 def _refuse_unsupported(native_mode: NativeReportingMode, locals: bool,
                         method: StackMethod) -> None:
-    if native_mode != NativeReportingMode.OFF:
-        raise NotSupportedYet("native stacks (--native, --native-all) are not supported yet")
     if method & (StackMethod.BSS | StackMethod.ANONYMOUS_MAPS | StackMethod.HEAP) and \
             method not in (StackMethod.AUTO,):
         raise NotSupportedYet("--exhaustive is not supported yet")

@@ -56,6 +56,8 @@ class FrameReader:
             c = self.layout.code
             mem, objs = self.mem, self.objects
             filename = objs.read_str(mem.ptr(code + c.filename), 4096)
+            if "\0" in filename:  # compile() refuses such names: this is not a code object
+                raise ObjectError(f"code object at 0x{code:x} has a file name with a NUL")
             name_field = c.qualname if c.qualname is not None else c.name
             scope = objs.read_str(mem.ptr(code + name_field), 4096)
             firstlineno = mem.i32(code + c.firstlineno)

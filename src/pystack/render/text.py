@@ -56,9 +56,13 @@ class SourceLines:
 
 
 class TextRenderer:
-    def __init__(self, sources: SourceLines, *, color: bool = False) -> None:
+    def __init__(self, sources: SourceLines, *, color: bool = False,
+                 native: str = "off") -> None:
+        """`native`: "off", "all" (merged stacks) or "last" (native frames only below
+        the last Python frame)."""
         self.sources = sources
         self.color = color
+        self.native = native
 
     def _c(self, code: str, text: str) -> str:
         return f"{code}{text}{RESET}" if self.color else text
@@ -67,14 +71,38 @@ class TextRenderer:
         frames = list(thread.all_frames)
         visible = [f for f in frames if not f.is_shim]
         name = f" ({thread.name})" if thread.name else ""
-        if not visible:
+        native = self.native != "off" and thread.native_frames
+        if not visible and not native:
             yield f"The frame stack for thread {thread.tid}{name} is empty"
             return
         header = (f"Traceback for thread {thread.tid}{name} [{thread.status}] "
                   "(most recent call last):")
         yield self._c(BOLD, header)
-        for frame in visible:
-            yield from self.frame(frame)
+        if not native:
+            for frame in visible:
+                yield from self.frame(frame)
+            return
+        from ..native.merge import last_native_only, merge, mismatch_reason
+        merged = merge(visible, thread.native_frames, ()) if visible else \
+            list(thread.native_frames)
+        if merged is None:
+            yield "    " + self._c(RED, "(" + mismatch_reason(visible, thread.native_frames)
+                                   + ")")
+            merged = visible
+        elif self.native == "last":
+            merged = last_native_only(merged)
+        for frame in merged:
+            if isinstance(frame, PyFrame):
+                yield from self.frame(frame)
+            else:
+                yield self.native_frame(frame)
+
+    def native_frame(self, frame) -> str:
+        inlined = " (inlined)" if getattr(frame, "inlined", False) else ""
+        line = frame.linenumber or 0
+        return ("    " + self._c(BLUE, "(C)") + " File " + self._c(GREEN, f'"{frame.path}"')
+                + f", line {self._c(CYAN, str(line))}, in "
+                + self._c(YELLOW, frame.symbol) + inlined + f" ({frame.library})")
 
     def frame(self, frame: PyFrame) -> Iterator[str]:
         if frame.code is None:

@@ -1,0 +1,100 @@
+"""Merge a thread's native frames with its Python frames.
+
+Every call into the eval loop shows up as one native frame (`_PyEval_EvalFrameDefault`,
+`PyEval_EvalFrameEx` in 2.7) and runs one group of Python frames: before 3.11 one
+frame per call; from 3.11 the frames from an entry frame (marked `is_entry`, or just
+after a 3.12+ shim) up to the next one. Each eval frame is replaced by its group, and
+the interpreter's own plumbing between them (vectorcall trampolines, the tail-called
+opcode functions of 3.14 builds) is hidden. When the counts disagree the merge would
+be a guess: we return None and the caller prints the Python stack alone.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Union
+
+from ..types import NativeFrame, PyFrame
+
+EVAL_FRAMES = ("_PyEval_EvalFrameDefault", "PyEval_EvalFrameEx")
+_EVAL_PREFIXES = ("_TAIL_CALL_",)
+# Interpreter plumbing: how calls travel between eval loops; never what a user looks for.
+_PLUMBING_PREFIXES = (
+    "_PyEval_", "PyEval_Eval", "_PyFunction_Vectorcall", "_PyObject_Vectorcall",
+    "PyObject_Vectorcall", "_PyObject_Call", "PyObject_Call", "_PyObject_MakeTpCall",
+    "_PyVectorcall_Call", "PyVectorcall_Call", "method_vectorcall", "function_code_fastcall",
+    "_PyCFunction_", "cfunction_call", "cfunction_vectorcall", "vectorcall_",
+    "_PyTAIL_CALL", "_TAIL_CALL_", "slot_tp_call", "call_function", "do_call_core",
+    "fast_function", "_PyFunction_FastCall", "function_call", "instancemethod_call",
+    "_PyObject_FastCall", "call_trampoline", "_Py_VectorCall",
+)
+GC_FRAMES = ("gc_collect_main", "gc_collect_with_callback", "gc_collect_full",
+             "gc_collect_region", "gc_collect_increment", "_PyGC_Collect", "collect",
+             "collect_with_callback", "collect_generations", "gc_collect_impl")
+
+Merged = List[Union[PyFrame, NativeFrame]]
+
+
+def base_name(symbol: str) -> str:
+    """The symbol without a version (`@GLIBC_2.2.5`) or compiler clone suffix."""
+    name = symbol.split("@", 1)[0]
+    return name.split(".", 1)[0] if "." in name and not name.startswith(".") else name
+
+
+def is_eval_frame(frame: NativeFrame) -> bool:
+    if getattr(frame, "inlined", False):
+        return False
+    return base_name(frame.symbol) in EVAL_FRAMES
+
+
+def is_plumbing(frame: NativeFrame, python_libraries: Sequence[str]) -> bool:
+    if frame.library not in python_libraries:
+        return False
+    name = base_name(frame.symbol)
+    return name.startswith(_PLUMBING_PREFIXES) or name.startswith(_EVAL_PREFIXES)
+
+
+def python_groups(frames: Sequence[PyFrame]) -> List[List[PyFrame]]:
+    """Python frames (outermost first, shims excluded) split into eval-loop calls."""
+    groups: List[List[PyFrame]] = []
+    for frame in frames:
+        if frame.is_entry or not groups:
+            groups.append([])
+        groups[-1].append(frame)
+    return groups
+
+
+def merge(python_frames: Sequence[PyFrame], native_frames: Sequence[NativeFrame],
+          python_libraries: Sequence[str]) -> Optional[Merged]:
+    """Outermost-first merged stack, or None when the frames cannot be matched."""
+    groups = python_groups(python_frames)
+    evals = [f for f in native_frames if is_eval_frame(f)]
+    if len(evals) != len(groups):
+        return None
+    merged: Merged = []
+    group_iter = iter(groups)
+    for frame in native_frames:  # outermost first
+        if is_eval_frame(frame):
+            merged.extend(next(group_iter))
+        elif not is_plumbing(frame, python_libraries):
+            merged.append(frame)
+    return merged
+
+
+def mismatch_reason(python_frames: Sequence[PyFrame],
+                    native_frames: Sequence[NativeFrame]) -> str:
+    groups = len(python_groups(python_frames))
+    evals = sum(1 for f in native_frames if is_eval_frame(f))
+    return (f"native frames not shown: {evals} eval-loop calls in the native stack "
+            f"for {groups} groups of Python frames")
+
+
+def last_native_only(merged: Merged) -> Merged:
+    """--native-last: Python frames, and native frames only below the last Python one."""
+    last_python = max((i for i, f in enumerate(merged) if isinstance(f, PyFrame)),
+                      default=-1)
+    return [f for i, f in enumerate(merged) if isinstance(f, PyFrame) or i > last_python]
+
+
+def is_collecting(native_frames: Sequence[NativeFrame],
+                  python_libraries: Sequence[str]) -> bool:
+    return any(f.library in python_libraries and base_name(f.symbol) in GC_FRAMES
+               for f in native_frames)
