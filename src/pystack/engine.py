@@ -53,14 +53,14 @@ def get_process_threads(pid: int, stop_process: bool = True,
     with LiveProcess(pid, stop=stop_process) as process:
         if stop_process:
             threads = _threads_of(process, cache=True, locals=locals,
-                                  max_value_length=max_value_length)
+                                  max_value_length=max_value_length, method=method)
             if native_mode != NativeReportingMode.OFF:
                 from .native.unwind import NativeUnwinder
                 with NativeUnwinder.for_process(pid, root=process.root) as unwinder:
                     threads = _add_native(threads, unwinder, process, native_mode)
             return threads
         return _threads_without_stopping(process, locals=locals,
-                                         max_value_length=max_value_length)
+                                         max_value_length=max_value_length, method=method)
 
 
 def get_process_threads_for_core(core_file, executable=None,
@@ -100,7 +100,8 @@ def threads_of_core(core, *, native_mode: NativeReportingMode = NativeReportingM
     if native_mode == NativeReportingMode.PYTHON and not _native_available():
         native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
     _refuse_unsupported(native_mode, locals, method)
-    threads = _threads_of(core, cache=True, locals=locals, max_value_length=max_value_length)
+    threads = _threads_of(core, cache=True, locals=locals, max_value_length=max_value_length,
+                          method=method)
     if native_mode != NativeReportingMode.OFF:
         from .native.unwind import NativeUnwinder
         with NativeUnwinder.for_core(core.core_path, core.executable,
@@ -128,12 +129,18 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
     version = threads[0].python_version if threads else None
 
     def native_of(tid: int) -> list:
-        resolved = []
+        frames = []
         for raw in unwinder.unwind(tid):  # innermost first
-            resolved.extend(unwinder.symbolize(raw))
-        resolved.reverse()
-        return [f for f in resolved
-                if is_eval_frame(f) or not is_plumbing(f, libraries)]
+            chain = unwinder.symbolize(raw)  # inlined callees first, the function last
+            if not chain:
+                continue
+            function = chain[-1]
+            if is_eval_frame(function):
+                frames.append(function)  # what it inlined is the eval loop's own business
+            elif not is_plumbing(function, libraries):
+                frames.extend(f for f in chain if not is_plumbing(f, libraries))
+        frames.reverse()
+        return frames
 
     known = {t.tid for t in threads}
     for thread in threads:
@@ -190,15 +197,14 @@ def _threads_without_stopping(process: Target, **options) -> List[PyThread]:
 
 def _refuse_unsupported(native_mode: NativeReportingMode, locals: bool,
                         method: StackMethod) -> None:
-    if method & (StackMethod.BSS | StackMethod.ANONYMOUS_MAPS | StackMethod.HEAP) and \
-            method not in (StackMethod.AUTO,):
-        raise NotSupportedYet("--exhaustive is not supported yet")
+    """Every method (--exhaustive included) is supported now: nothing to refuse."""
 
 
 def _threads_of(target: Target, *, cache: bool, locals: bool = False,
-                max_value_length: int = DEFAULT_VALUE_LENGTH) -> List[PyThread]:
+                max_value_length: int = DEFAULT_VALUE_LENGTH,
+                method: StackMethod = StackMethod.AUTO) -> List[PyThread]:
     mem = Memory(target, cache=cache)
-    interpreter = locate(target, mem)
+    interpreter = locate(target, mem, method)
     if not interpreter.interp_head:
         raise NotInitialised("the Python interpreter is not initialised yet, "
                              "or already finalised")

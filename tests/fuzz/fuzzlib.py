@@ -480,7 +480,11 @@ def guarded_run(argv: list[str], deadline: float = DEADLINE_S) -> Result:
     """`pystack.cli.main(argv)` in this process: captured, timed, with a hang alarm."""
     from pystack import cli
 
-    out, err = io.StringIO(), io.StringIO()
+    # stdout as a terminal or pipe has it: UTF-8, strict (text that cannot be
+    # encoded fails there, so it must fail here too)
+    raw_out = io.BytesIO()
+    out = io.TextIOWrapper(raw_out, encoding="utf-8", errors="strict", newline="\n")
+    err = io.StringIO()
 
     def on_alarm(signum, frame):
         raise Hang(f"no answer after {deadline} s")
@@ -505,8 +509,12 @@ def guarded_run(argv: list[str], deadline: float = DEADLINE_S) -> Result:
     finally:
         signal.signal(signal.SIGALRM, old)
     elapsed = time.perf_counter() - start
-    return Result(rc, out.getvalue(), err.getvalue(), elapsed, _maxrss() - rss_before,
-                  error, hang)
+    try:
+        out.flush()
+    except ValueError:
+        pass
+    stdout = raw_out.getvalue().decode("utf-8", "replace")
+    return Result(rc, stdout, err.getvalue(), elapsed, _maxrss() - rss_before, error, hang)
 
 
 # ----------------------------------------------------------------- output checks
@@ -528,9 +536,47 @@ def thread_blocks(stdout: str) -> list[list[str]]:
     return blocks
 
 
+#: Internal errors raised outside the files this issue may change, each reported to the
+#: lead; the fuzz tests count them separately instead of failing. Remove an entry once
+#: its fix lands, so that the fuzz tests guard it from then on.
+KNOWN_OUTSIDE = {
+    # SourceLines._load catches only OSError: open() raises ValueError for a co_filename
+    # with a lone surrogate (legal: compile(src, "\ud800", "exec") works)
+    ("ValueError", "text.py", "_load"),
+    ("UnicodeEncodeError", "text.py", "_load"),
+    # _print_threads writes such names to a strict UTF-8 stdout
+    ("UnicodeEncodeError", "cli.py", "_print_threads"),
+}
+
+_INTERNAL = re.compile(r"^pystack: internal error: (\w+).*? at ([\w.]+):\d+ in (\w+);", re.M)
+
+
+def known_outside(result: Result) -> Optional[tuple]:
+    """The KNOWN_OUTSIDE entry this run's internal error is, if it is one."""
+    m = _INTERNAL.search(result.stderr)
+    if result.rc == 70 and m and m.groups() in KNOWN_OUTSIDE:
+        return m.groups()
+    return None
+
+
+def signature(result: Result) -> str:
+    """A short key that groups runs failing the same way (for de-duplication)."""
+    if result.hang:
+        return "hang"
+    if result.error is not None:
+        return f"escaped {type(result.error).__name__}"
+    m = _INTERNAL.search(result.stderr)
+    if m:
+        return "internal " + " ".join(m.groups())
+    problems = output_problems(result)
+    return problems[0][:60] if problems else "ok"
+
+
 def output_problems(result: Result) -> list[str]:
     """What is wrong with the output of one run (empty when it is fine)."""
     problems = []
+    if known_outside(result):
+        return problems
     if result.hang:
         problems.append("hang")
     if result.error is not None:

@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", default="/tmp/pystack-fuzz")
+    parser.add_argument("--keep", type=int, default=3,
+                        help="reproducers kept per kind of failure")
     parser.add_argument("--elf-share", type=float, default=0.25,
                         help="fraction of iterations that mutate libpython, not the core")
     args = parser.parse_args(argv)
@@ -59,6 +61,8 @@ def loop(args, rng, work, subjects, elf_subjects) -> int:
     slowest = (0.0, None)
     peak_growth = 0
     found = []
+    signatures = collections.Counter()
+    outside = collections.Counter()
     last_report = time.time()
     while time.time() < stop:
         if rng.random() < args.elf_share:
@@ -82,24 +86,34 @@ def loop(args, rng, work, subjects, elf_subjects) -> int:
         peak_growth = max(peak_growth, result.rss_growth)
         if result.elapsed > slowest[0]:
             slowest = (result.elapsed, ops)
+        known = fuzzlib.known_outside(result)
+        if known:
+            outside[" ".join(known)] += 1
         problems = fuzzlib.output_problems(result)
         if problems:
-            repro = fuzzlib.save_reproducer(args.out, subject, ops, repro_bytes(), result,
-                                            extra)
-            found.append((problems, repro))
-            print(f"FOUND {problems[0][:200]} -> {repro}", flush=True)
+            sig = fuzzlib.signature(result)
+            signatures[sig] += 1
+            if signatures[sig] <= args.keep:  # a few reproducers of each kind
+                repro = fuzzlib.save_reproducer(args.out, subject, ops, repro_bytes(),
+                                                result, extra)
+                found.append((problems, repro))
+                print(f"FOUND [{sig}] {problems[0][:200]} -> {repro}", flush=True)
         if time.time() - last_report > 60:
             last_report = time.time()
-            print(f"... {sum(counts.values())} runs, {len(found)} problems", flush=True)
+            print(f"... {sum(counts.values())} runs, {sum(signatures.values())} problems",
+                  flush=True)
     total = sum(counts.values())
     minutes = args.minutes
     print(f"\n{total} runs in {minutes:g} min ({total / (minutes * 60):.1f}/s): "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print("exit codes: " + ", ".join(f"{k}: {v}" for k, v in sorted(exits.items(), key=str)))
     print(f"slowest run {slowest[0]:.2f} s; largest peak-RSS growth {peak_growth >> 20} MiB")
-    kinds = collections.Counter(p[0].split(":")[0] for p, _ in found)
-    print(f"problems: {len(found)}" + (f" ({dict(kinds)})" if found else ""))
-    for problems, repro in found[:20]:
+    print(f"problems: {sum(signatures.values())} runs"
+          + "".join(f"\n  {n:6d}  {sig}" for sig, n in signatures.most_common()))
+    if outside:
+        print("known issues outside this issue's files (not counted as problems): "
+              + ", ".join(f"{k}: {v}" for k, v in outside.items()))
+    for problems, repro in found[:30]:
         print(f"  {repro}: {problems[0][:160]}")
     return 1 if found else 0
 

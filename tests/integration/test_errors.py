@@ -112,18 +112,6 @@ def test_permission_denied():
         target.wait()
 
 
-@pytest.mark.parametrize("args", [["--native"], ["--native-all"], ["--locals"],
-                                  ["--exhaustive"]])
-def test_options_not_supported_yet(args):
-    target = sleeper([sys.executable, "-c", "import time; time.sleep(100)"])
-    try:
-        assert_one_line_error(run_pystack("remote", *args, str(target.pid)), 64,
-                              "not supported yet")
-    finally:
-        target.kill()
-        target.wait()
-
-
 def test_native_with_no_block_is_refused():
     result = run_pystack("remote", "--native", "--no-block", "1")
     assert_one_line_error(result, 2, "--no-block")

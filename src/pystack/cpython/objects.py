@@ -72,7 +72,10 @@ class Objects:
             return raw.decode("latin-1")
         if kind == 2:
             return raw.decode("utf-16-le", "surrogatepass")
-        return raw.decode("utf-32-le", "surrogatepass")
+        try:
+            return raw.decode("utf-32-le", "surrogatepass")
+        except UnicodeDecodeError:  # a code point past U+10FFFF: no str holds one
+            raise ObjectError(f"not a str at 0x{obj:x}") from None
 
     def _read_py2_unicode(self, obj: int, limit: int) -> str:
         # PyUnicodeObject in 2.7: HEAD, length, str (Py_UNICODE*, UCS-4 on Linux builds)

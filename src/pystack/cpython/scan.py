@@ -42,6 +42,7 @@ _PTR = struct.Struct("<Q")
 #: enough that a progress bar moves and a huge heap is never held at once.
 CHUNK = 4 << 20
 PAGE = 4096
+_PAGE_MASK = ~(PAGE - 1)
 #: Thread states followed when validating a candidate; a longer chain is accepted
 #: as long as this much of it is sound (walking 100k threads here would be waste).
 MAX_CHECKED_THREADS = 4096
@@ -76,6 +77,7 @@ class AddressSet:
                 merged.append([lo, hi])
         self.ranges = [(lo, hi) for lo, hi in merged]
         self._starts = [lo for lo, _ in self.ranges]
+        self._chunk_sets: Optional[tuple[frozenset, frozenset, int]] = None
 
     def __contains__(self, address: int) -> bool:
         i = bisect.bisect_right(self._starts, address) - 1
@@ -84,14 +86,36 @@ class AddressSet:
     def __bool__(self) -> bool:
         return bool(self.ranges)
 
-    def select(self, sorted_values: list[int]) -> list[int]:
-        """The 8-byte aligned values inside the ranges, from an ascending list."""
-        out: list[int] = []
-        for lo, hi in self.ranges:
-            i = bisect.bisect_left(sorted_values, lo)
-            j = bisect.bisect_left(sorted_values, hi, i)
-            out.extend(v for v in sorted_values[i:j] if not v & 7)
+    def select(self, values: Iterable[int]) -> list[int]:
+        """The 8-byte aligned values that fall inside the ranges.
+
+        Runs over tens of thousands of words per scan, so each value costs one
+        shift and one set look-up: the ranges are cut into power-of-two chunks
+        (few enough to keep in sets), chunks wholly inside a range accept at
+        once, and only values in a chunk a range boundary crosses are bisected.
+        """
+        full, partial, shift = self._chunks()
+        out = []
+        for v in values:
+            if v & 7:
+                continue
+            chunk = v >> shift
+            if chunk in full or (chunk in partial and v in self):
+                out.append(v)
         return out
+
+    def _chunks(self) -> tuple[frozenset, frozenset, int]:
+        if self._chunk_sets is None:
+            shift = max(12, (self.size >> 17).bit_length())
+            full: set[int] = set()
+            partial: set[int] = set()
+            for lo, hi in self.ranges:
+                first, last = lo >> shift, (hi - 1) >> shift
+                partial.add(first)
+                partial.add(last)
+                full.update(range(first + 1, last))
+            self._chunk_sets = (frozenset(full - partial), frozenset(partial), shift)
+        return self._chunk_sets
 
     @property
     def size(self) -> int:
@@ -102,13 +126,59 @@ class Words:
     """8-byte reads served from scanned regions first, from target memory otherwise.
 
     Validation reads mostly land in the regions just scanned (3.12+ keeps the main
-    interpreter inside `_PyRuntime`), and those must cost no syscall at all.
+    interpreter inside `_PyRuntime`), and those must cost no syscall at all; the
+    pages a whole batch of candidates needs elsewhere are fetched together with
+    `prefetch` (one process_vm_readv for up to IOV_MAX pages) instead of one
+    syscall per page.
     """
 
     def __init__(self, regions: list[Region], mem: Optional[Memory]) -> None:
         self.regions = sorted(regions, key=lambda r: r.start)
         self._starts = [r.start for r in self.regions]
         self.mem = mem
+        self._pages: dict[int, Optional[bytes]] = {}
+
+    def _local(self, address: int) -> Optional[Region]:
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i >= 0 and address < self.regions[i].end:
+            return self.regions[i]
+        return None
+
+    def many(self, addresses: list[int]) -> list[Optional[int]]:
+        """Words at 8-byte aligned `addresses` (None where unreadable), reading in bulk.
+
+        Pages inside scanned regions are views of them; every other page the batch
+        needs is fetched by one `read_many` (one process_vm_readv for up to IOV_MAX
+        pages) instead of one syscall per page.
+        """
+        pages = self._pages
+        missing = {a & _PAGE_MASK for a in addresses}.difference(pages)
+        remote = []
+        for page in missing:
+            region = self._local(page)
+            if region is not None and page + PAGE <= region.end:
+                off = page - region.start
+                pages[page] = memoryview(region.data)[off:off + PAGE]
+            else:
+                remote.append(page)
+        if remote:
+            self._fetch(sorted(remote))
+        get = pages.get
+        unpack = _PTR.unpack_from
+        out: list[Optional[int]] = []
+        for a in addresses:
+            data = get(a & _PAGE_MASK)
+            out.append(unpack(data, a & (PAGE - 8))[0] if data is not None and not a & 7
+                       else self.word(a))
+        return out
+
+    def _fetch(self, pages: list[int]) -> None:
+        read_many = getattr(self.mem.target, "read_many", None) if self.mem else None
+        if read_many is None:
+            return
+        self.mem.reads += 1
+        for page, data in zip(pages, read_many([(p, PAGE) for p in pages])):
+            self._pages[page] = data
 
     def word(self, address: int) -> Optional[int]:
         i = bisect.bisect_right(self._starts, address) - 1
@@ -117,6 +187,14 @@ class Words:
             off = address - region.start
             if off + 8 <= len(region.data):
                 return _PTR.unpack_from(region.data, off)[0]
+        page = address & ~(PAGE - 1)
+        off = address - page
+        if off <= PAGE - 8:
+            data = self._pages.get(page, b"")
+            if data is None:
+                return None  # prefetched and found unreadable
+            if data:
+                return _PTR.unpack_from(data, off)[0]
         if self.mem is None:
             return None
         try:
@@ -125,9 +203,8 @@ class Words:
             return None
 
     def cstring(self, address: int, limit: int) -> Optional[bytes]:
-        i = bisect.bisect_right(self._starts, address) - 1
-        if i >= 0 and address < self.regions[i].end:
-            region = self.regions[i]
+        region = self._local(address)
+        if region is not None:
             off = address - region.start
             raw = region.data[off:off + limit]
             nul = raw.find(b"\0")
@@ -342,19 +419,19 @@ def pointer_locations(regions: Iterable[Region], value: int, limit: int = 64) ->
 
 def candidate_pointers(regions: Iterable[Region], targets: AddressSet,
                        exclude: Optional[set] = None) -> list[int]:
-    """Distinct aligned words of the regions that point into `targets`, ascending.
+    """Distinct aligned words of the regions that point into `targets`.
 
-    The set and the sort run in C; Python-level work is proportional to the
-    number of distinct values that survive the range filter, not to the bytes.
+    The set is built in C; Python-level work is one cheap test per distinct
+    value (`AddressSet.select`), not per byte.
     """
     values: set[int] = set()
     for region in regions:
         values.update(_words_of(region.data, _alignment_skip(region.start)))
     values.discard(0)
-    if exclude:
+    if exclude is not None:
         values -= exclude
         exclude |= values
-    return targets.select(sorted(values))
+    return targets.select(values)
 
 
 def scan_for_interpreters(regions: Iterable[Region], check: InterpreterCheck,
@@ -363,13 +440,23 @@ def scan_for_interpreters(regions: Iterable[Region], check: InterpreterCheck,
     """Valid interpreters that some word of the regions points to.
 
     `regions` may be an iterator of chunks (a heap is never held at once); `seen`
-    carries the values already tried across calls so none is checked twice.
+    carries the values already tried across calls so none is checked twice. The
+    first test of every candidate (its `threads_head` word, then that thread
+    state's `interp` word) is done in two batched rounds of reads.
     """
     found: list[int] = []
     seen = set() if seen is None else seen
+    words = check.words
+    th_off, back_off = check.threads_head, check.thread_interp
+    pointers = check.pointers
     for region in regions:
-        for candidate in candidate_pointers([region], targets, seen):
-            if check(candidate):
+        candidates = candidate_pointers([region], targets, seen)
+        heads = words.many([c + th_off for c in candidates])
+        stage = [(c, h) for c, h in zip(candidates, heads)
+                 if h and not h & 7 and h in pointers]
+        backs = words.many([h + back_off for _, h in stage])
+        for (candidate, _), back in zip(stage, backs):
+            if back == candidate and check.reason(candidate) is None:
                 found.append(candidate)
                 if len(found) >= limit:
                     return found

@@ -1,0 +1,122 @@
+"""--native, --native-all and --native-last on every provisioned interpreter, live and
+from gcore cores: native frames appear where they belong in the Python stack."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import interpreter_params, run_pystack
+from integration.targets_util import _stage_scripts, wait_until_sleeping
+from integration.test_core import gcore
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEADER = re.compile(r"^Traceback for thread (\d+)")
+
+pytestmark = pytest.mark.skipif(
+    not shutil.which("g++") or not os.path.exists("/usr/lib/x86_64-linux-gnu/libdw.so.1"),
+    reason="needs g++ and libdw")
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    out = tmp_path_factory.mktemp("native") / "blocker.so"
+    subprocess.run(["g++", "-O2", "-g", "-shared", "-fPIC", "-o", str(out),
+                    os.path.join(HERE, "native", "blocker.cpp"), "-lpthread"], check=True)
+    return str(out)
+
+
+class NativeTarget:
+    def __init__(self, interpreter: dict, library: str) -> None:
+        inside, self.host_dir = _stage_scripts(interpreter["root"])
+        shutil.copy(library, self.host_dir)
+        lib_inside = os.path.join(inside, "blocker.so")
+        if interpreter["root"] in ("/", ""):
+            lib_inside = library
+        self.proc = subprocess.Popen(
+            interpreter["argv"] + [os.path.join(inside, "native_target.py"), lib_inside],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.kill()
+            raise RuntimeError(self.proc.stderr.read())
+        self.report = json.loads(line)
+        self.pid = self.report["pid"]
+        wait_until_sleeping(self.pid)
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def blocks(output: str) -> dict[int, list[str]]:
+    threads: dict[int, list[str]] = {}
+    current: list[str] = []
+    for line in output.splitlines():
+        m = HEADER.match(line)
+        if m:
+            current = threads.setdefault(int(m.group(1)), [])
+        elif line.startswith("    ("):
+            current.append(line.strip())
+    return threads
+
+
+def after(lines: list[str], python_function: str) -> list[str]:
+    """The native frames printed after the Python frame of `python_function`."""
+    index = max(i for i, line in enumerate(lines)
+                if line.startswith("(Python)") and line.endswith(f" in {python_function}"))
+    return [line for line in lines[index + 1:] if line.startswith("(C)")]
+
+
+def check_merged(output: str, tids: dict) -> None:
+    threads = blocks(output)
+    sleeper = after(threads[tids["sleeper"]], "sleeper")
+    assert any("sleep" in line for line in sleeper), sleeper
+    assert any("(libc.so.6)" in line for line in sleeper), sleeper
+    cpp = after(threads[tids["cpp"]], "in_cpp")
+    assert any("pystack_test::hold<int>(int)" in line for line in cpp), cpp
+    assert any("pystack_test::park()" in line for line in cpp), cpp
+    assert any("pystack_test::wait_here (inlined)" in line for line in cpp), cpp
+    assert any("blocker.cpp" in line for line in cpp), cpp
+    assert after(threads[tids["locked"]], "locked"), threads[tids["locked"]]
+    for lines in threads.values():  # the interpreter's plumbing is hidden
+        assert not any("_PyEval_EvalFrameDefault" in line for line in lines)
+
+
+def run_checks(args: list[str], tids: dict) -> None:
+    merged = run_pystack(*args[:1], "--native", *args[1:])
+    assert merged.returncode == 0, merged.stderr
+    check_merged(merged.stdout, tids)
+    everything = run_pystack(*args[:1], "--native-all", *args[1:])
+    assert everything.returncode == 0, everything.stderr
+    extra = [lines for tid, lines in blocks(everything.stdout).items()
+             if tid not in tids.values()]
+    assert any(any("c_thread_main" in line for line in lines)
+               and not any(line.startswith("(Python)") for line in lines)
+               for lines in extra), everything.stdout
+    last = run_pystack(*args[:1], "--native-last", *args[1:])
+    assert last.returncode == 0, last.stderr
+    sleeper = blocks(last.stdout)[tids["sleeper"]]
+    first_python = next(i for i, line in enumerate(sleeper) if line.startswith("(Python)"))
+    assert first_python == 0, sleeper
+    assert any("sleep" in line for line in sleeper if line.startswith("(C)"))
+
+
+@pytest.mark.parametrize("interpreter", interpreter_params())
+def test_native_live_and_core(interpreter, library, tmp_path):
+    target = NativeTarget(interpreter, library)
+    try:
+        tids = target.report["tids"]
+        run_checks(["remote", str(target.pid)], tids)
+        target.host_dir = target.host_dir  # gcore() writes there for chroot targets
+        core = gcore(interpreter, target, tmp_path)
+        args = ["core", core]
+        if interpreter["root"] not in ("/", ""):
+            args += ["--lib-search-root", interpreter["root"]]
+        run_checks(args, tids)
+    finally:
+        target.close()
