@@ -6,7 +6,7 @@ scripts written against it run unchanged.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from .records import field, record
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 
@@ -24,14 +24,14 @@ class LocationInfo(NamedTuple):
     end_column: int
 
 
-@dataclass
+@record
 class PyCodeObject:
     filename: str
     scope: str
     location: LocationInfo
 
 
-@dataclass
+@record
 class NativeFrame:
     address: int
     symbol: str
@@ -46,7 +46,7 @@ class NativeFrame:
         OTHER = 2
 
 
-@dataclass
+@record
 class PyFrame:
     """One Python frame; `prev` is its caller, `next` the frame it called."""
 
@@ -61,7 +61,7 @@ class PyFrame:
     corrupted_at: Optional[int] = field(default=None, repr=False)
 
 
-@dataclass
+@record
 class PyThread:
     tid: int
     frame: Optional[PyFrame]  # the outermost frame

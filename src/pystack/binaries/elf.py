@@ -25,7 +25,7 @@ import bisect
 import mmap
 import os
 import struct
-from dataclasses import dataclass
+from ..records import record
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from pystack.errors import ElfError
@@ -110,7 +110,7 @@ _PAGE_SIZE = mmap.PAGESIZE
 _MASK32 = 0xFFFFFFFF
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Segment:
     """One program header: how a range of the file is laid out in memory."""
 
@@ -124,7 +124,7 @@ class Segment:
     align: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Section:
     """One section header, with its name resolved from the section string table."""
 
@@ -139,7 +139,7 @@ class Section:
     entsize: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Note:
     """One ELF note.  ``desc`` is a view into the mapped file, not a copy."""
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import struct
 import weakref
-from dataclasses import dataclass
+from ..records import record
 from decimal import Context, Decimal
 from typing import Callable, Iterator, Optional
 
@@ -221,7 +221,7 @@ def _escapes(mode: str, quote: str) -> _Escapes:
 
 # -- types ----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _TypeInfo:
     """What a type address means for rendering, computed once per type."""
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint64, c_void_p
-from dataclasses import dataclass
+from ..records import record
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from pystack.native import libdw
@@ -58,7 +58,7 @@ class RawNativeFrame(NamedTuple):
         return self.pc if self.is_activation or self.pc == 0 else self.pc - 1
 
 
-@dataclass
+@record
 class ResolvedFrame(NativeFrame):
     """A `NativeFrame` that also says whether the compiler inlined it.
 
@@ -70,7 +70,7 @@ class ResolvedFrame(NativeFrame):
     inlined: bool = False
 
 
-@dataclass
+@record
 class _Module:
     """What we remember about one Dwfl_Module."""
 

@@ -6,11 +6,11 @@ it never learns whether bytes come from a stopped process or a core file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from ..records import record
 from typing import Optional
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Mapping:
     """One virtual memory area of the target (a line of /proc/PID/maps, a core note)."""
 

@@ -32,7 +32,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from ..records import record
 from types import FrameType, TracebackType
 from typing import Any, Callable, Optional, Union
 
@@ -62,7 +62,7 @@ _ADDRESS_LIMIT = 1 << 64
 _DEAD_STATES = ("Z", "X")
 
 
-@dataclass
+@record
 class _Task:
     """Our view of one seized task."""
 

@@ -20,7 +20,7 @@ import errno
 import os
 import platform
 import signal
-from dataclasses import dataclass
+from ..records import record
 from typing import Optional, Sequence
 
 # Requests (linux/ptrace.h).  Only the SEIZE family is used: unlike
@@ -105,7 +105,7 @@ def detach(tid: int, sig: int = 0) -> None:
     _ptrace(PTRACE_DETACH, tid, 0, sig, "PTRACE_DETACH")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WaitStatus:
     """A decoded waitpid status, limited to what a seize/interrupt tracer sees."""
 
