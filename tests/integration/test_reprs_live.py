@@ -244,7 +244,7 @@ def function():
 
 
 for v in [object(), Foo(), function, iter([])]:
-    add("generic", v, "generic", type(v).__name__)
+    add("generic", v, "exact", repr(v))
 add("module", sys, "exact", "<module 'sys'>")
 add("type", int)
 
