@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from ..binaries.elf import ElfFile
 from ..errors import ElfError, InvalidPythonProcess, MemoryReadError, PystackError
@@ -65,6 +65,7 @@ class PythonBinary:
     path: str  # as the target names it
     elf: ElfFile
     bias: int
+    _static: Optional[bytes] = field(default=None, repr=False, compare=False)
 
     def address(self, symbol: str) -> Optional[int]:
         value = self.elf.symbol(symbol)
@@ -80,19 +81,29 @@ class PythonBinary:
                 for s in self.elf.segments
                 if s.type == _PT_LOAD and s.flags & _PF_W and s.memsz]
 
-    def readonly_data(self) -> bytes:
-        """`.rodata`, or every read-only, non-executable segment when sections are gone."""
-        section = self.elf.section(".rodata")
-        if section is not None:
-            try:
-                return bytes(self.elf.section_data(section))
-            except ElfError:
-                pass
+    def static_data(self) -> bytes:
+        """`.rodata` and `.data` as the file holds them (where a build keeps its strings).
+
+        String constants are in `.rodata`; some builds keep path strings in
+        initialised arrays in `.data` (2.7's "lib/python2.7"). Without section
+        headers, every non-executable segment's file contents stand in.
+        """
+        if self._static is not None:
+            return self._static
         pieces = []
-        for s in self.elf.segments:
-            if s.type == _PT_LOAD and not s.flags & (_PF_W | _PF_X) and s.filesz:
-                pieces.append(self.elf.read_vaddr(s.vaddr, s.filesz) or b"")
-        return b"".join(pieces)
+        for name in (".rodata", ".data"):
+            section = self.elf.section(name)
+            if section is not None:
+                try:
+                    pieces.append(bytes(self.elf.section_data(section)))
+                except ElfError:
+                    pass
+        if not pieces:
+            for s in self.elf.segments:
+                if s.type == _PT_LOAD and not s.flags & _PF_X and s.filesz:
+                    pieces.append(self.elf.read_vaddr(s.vaddr, s.filesz) or b"")
+        self._static = b"\0".join(pieces)
+        return self._static
 
 
 @dataclass
@@ -183,7 +194,8 @@ class _Locator:
         self.tried: list[str] = []
         self.weak: Optional[Interpreter] = None  # found, but with no interpreter list
         self.no_version: list[str] = []  # binaries that look like Python, version unknown
-        self._binaries: Optional[list[PythonBinary]] = None
+        self._paths: Optional[list[str]] = None
+        self._opened: dict[str, Optional[PythonBinary]] = {}
         self._versions: dict[str, Optional[tuple]] = {}
         self._data: dict[str, list[scan.Region]] = {}
         self._writable: Optional[scan.AddressSet] = None
@@ -223,13 +235,22 @@ class _Locator:
         return InvalidPythonProcess(f"no Python interpreter found in the process (tried: {tried})")
 
     # -- what we know about the target ---------------------------------------------------
-    @property
-    def binaries(self) -> list[PythonBinary]:
-        if self._binaries is None:
-            self._binaries = [b for b in (_open_binary(self.target, p, self.mappings)
-                                          for p in _candidate_paths(self.target, self.mappings))
-                              if b is not None]
-        return self._binaries
+    def binaries(self, only: Optional[Callable[[str], bool]] = None) -> Iterator[PythonBinary]:
+        """The candidate binaries, opened one at a time as a step gets to them.
+
+        The common case returns at libpython's first symbol look-up: opening
+        every extension module with "python" in its name up front would be waste.
+        """
+        if self._paths is None:
+            self._paths = _candidate_paths(self.target, self.mappings)
+        for path in self._paths:
+            if only is not None and not only(path):
+                continue
+            if path not in self._opened:
+                self._opened[path] = _open_binary(self.target, path, self.mappings)
+            binary = self._opened[path]
+            if binary is not None:
+                yield binary
 
     def scan_binaries(self) -> list[PythonBinary]:
         """The binaries whose data may hold the interpreter: libpython and the program.
@@ -238,14 +259,14 @@ class _Locator:
         keep no interpreter pointer worth the scan.
         """
         exe = _exe_path(self.target)
-        out = []
-        for b in self.binaries:
-            name = os.path.basename(b.path)
-            if name.startswith("libpython") or b.path == exe or (
-                    ".cpython-" not in name and ".abi3." not in name
-                    and not name.endswith(".so") and ".so." not in name):
-                out.append(b)
-        return out
+
+        def wanted(path: str) -> bool:
+            name = os.path.basename(path)
+            return name.startswith("libpython") or path == exe or (
+                ".cpython-" not in name and ".abi3." not in name
+                and not name.endswith(".so") and ".so." not in name)
+
+        return list(self.binaries(wanted))
 
     @property
     def writable(self) -> scan.AddressSet:
@@ -325,8 +346,8 @@ class _Locator:
         version = scan.version_from_name(binary.path)
         if version:
             return version
-        tried.append(f"version strings in the read-only data of {binary.path}")
-        version = scan.version_from_rodata(binary.readonly_data())
+        tried.append(f"version strings in .rodata/.data of {binary.path}")
+        version = scan.version_from_rodata(binary.static_data())
         if version:
             return version
         tried.append(f"Py_GetVersion() buffer in the data of {binary.path}")
@@ -334,7 +355,7 @@ class _Locator:
 
     def looks_like_python(self, binary: PythonBinary) -> bool:
         return ("python" in os.path.basename(binary.path).lower()
-                or bool(scan.version_tags(binary.readonly_data())))
+                or bool(scan.version_tags(binary.static_data())))
 
     def layout(self, version: tuple, where: str) -> PythonLayout:
         layout = layout_for(version)
@@ -353,7 +374,7 @@ class _Locator:
 
     # -- 1. symbols ----------------------------------------------------------------------------
     def _by_symbols(self) -> Optional[Interpreter]:
-        for binary in self.binaries:
+        for binary in self.binaries():
             self.tried.append(f"symbols of {binary.path}")
             runtime = binary.address("_PyRuntime")
             if runtime is not None:
@@ -395,7 +416,7 @@ class _Locator:
 
     # -- 2. the .PyRuntime section -----------------------------------------------------------------
     def _by_section(self) -> Optional[Interpreter]:
-        for binary in self.binaries:
+        for binary in self.binaries():
             self.tried.append(f".PyRuntime section of {binary.path}")
             runtime = binary.section_address(".PyRuntime")
             if runtime is not None:
@@ -486,26 +507,18 @@ class _Locator:
                    found: list[int], words: scan.Words, method: str) -> Interpreter:
         """Turn valid interpreters into an Interpreter, finding `_PyRuntime` if we can.
 
-        3.7+: `_PyRuntime` is where a word holding the interpreter sits at
-        `interpreters.head`, with `interpreters.main` (the word after) an
-        interpreter of the same chain; knowing it gives the GIL holder (3.7-3.11)
-        and, for 3.13+, the target's own debug offsets.
+        3.7+: `_PyRuntime` is where a word holding a found interpreter sits at
+        `interpreters.head` or `interpreters.main`, with the other one linked to it
+        through `next`. Knowing it gives the GIL holder (3.7-3.11) and, for 3.13+,
+        the target's own debug offsets; it also gives the true head when that is a
+        subinterpreter without threads (which the scan cannot validate).
         """
         head = scan.chain_head(found, words, layout.interpreter.next) if len(found) > 1 \
             else found[0]
         runtime = None
-        data = [r for b in self.scan_binaries() for r in self._data.get(b.path, [])]
         if layout.has_runtime_state:
-            rt = layout.runtime
-            for interp in [head] + [i for i in found if i != head]:
-                for where in scan.pointer_locations(data, interp):
-                    candidate = where - rt.interpreters_head
-                    main = words.word(candidate + rt.interpreters_main)
-                    if main and main in _chain(words, interp, layout.interpreter.next):
-                        runtime, head = candidate, interp
-                        break
-                if runtime is not None:
-                    break
+            runtime, head = self._find_runtime(layout, [head] + [i for i in found if i != head],
+                                               words, head)
             if runtime is None:
                 log.info("_PyRuntime not identified: the GIL holder may be unknown")
             elif debug_offsets.schema_size(layout.version):
@@ -518,6 +531,25 @@ class _Locator:
         if len(found) > 1:
             log.info("%d interpreters found, the list starts at 0x%x", len(found), head)
         return Interpreter(layout, version, binary, head, runtime, tstate_current, method)
+
+    def _find_runtime(self, layout: PythonLayout, interps: list[int], words: scan.Words,
+                      head: int) -> tuple[Optional[int], int]:
+        """(address of `_PyRuntime`, head of the interpreter list), or (None, `head`)."""
+        rt, next_offset = layout.runtime, layout.interpreter.next
+        data = [r for b in self.scan_binaries() for r in self._data.get(b.path, [])]
+        locations = [(interp, where) for interp in interps
+                     for where in scan.pointer_locations(data, interp)]
+        # the usual case first (the word is interpreters.head), then interpreters.main
+        for field_offset in (rt.interpreters_head, rt.interpreters_main):
+            for interp, where in locations:
+                base = where - field_offset
+                first = words.word(base + rt.interpreters_head)
+                main = words.word(base + rt.interpreters_main)
+                if not first or not main or first & 7 or first not in self.writable:
+                    continue
+                if interp in (first, main) and main in _chain(words, first, next_offset):
+                    return base, first
+        return None, head
 
     # -- 5. anonymous mappings and the heap ------------------------------------------------------
     def _by_anonymous_scan(self) -> Optional[Interpreter]:
