@@ -185,6 +185,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.verbose += getattr(args, "verbose_sub", 0)
     log.configure(args.verbose)
     out = sys.stdout
+    # Names from a core are decoded with surrogateescape (the kernel cuts arguments
+    # mid-character): never let printing them fail.
+    reconfigure = getattr(out, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):
+            pass
     try:
         if args.command == "remote":
             return _remote(args, out)

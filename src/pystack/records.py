@@ -13,18 +13,19 @@ _MISSING = object()
 
 
 class _Field:
-    __slots__ = ("default", "default_factory", "repr")
+    __slots__ = ("default", "default_factory", "repr", "compare")
 
     def __init__(self, default: Any, default_factory: Optional[Callable[[], Any]],
-                 repr: bool) -> None:
+                 repr: bool, compare: bool) -> None:
         self.default = default
         self.default_factory = default_factory
         self.repr = repr
+        self.compare = compare
 
 
 def field(*, default: Any = _MISSING, default_factory: Optional[Callable[[], Any]] = None,
-          repr: bool = True) -> Any:
-    return _Field(default, default_factory, repr)
+          repr: bool = True, compare: bool = True) -> Any:
+    return _Field(default, default_factory, repr, compare)
 
 
 def _fields_of(cls: type) -> list:
@@ -42,11 +43,12 @@ def record(cls: Optional[type] = None, *, frozen: bool = False):
         defaults: dict = {}
         factories: dict = {}
         shown = []
+        compared = []
         for name in names:
             value = cls.__dict__.get(name, _MISSING)
-            show = True
+            show = compare = True
             if isinstance(value, _Field):
-                show = value.repr
+                show, compare = value.repr, value.compare
                 if value.default_factory is not None:
                     factories[name] = value.default_factory
                     value = _MISSING
@@ -63,6 +65,8 @@ def record(cls: Optional[type] = None, *, frozen: bool = False):
                 defaults[name] = value
             if show:
                 shown.append(name)
+            if compare:
+                compared.append(name)
         params = []
         for name in names:
             if name in factories:
@@ -95,7 +99,7 @@ def record(cls: Optional[type] = None, *, frozen: bool = False):
         def __eq__(self, other: object) -> bool:
             if type(other) is not type(self):
                 return NotImplemented
-            return all(getattr(self, n) == getattr(other, n) for n in names)
+            return all(getattr(self, n) == getattr(other, n) for n in compared)
 
         cls.__repr__ = __repr__
         cls.__eq__ = __eq__
@@ -104,7 +108,7 @@ def record(cls: Optional[type] = None, *, frozen: bool = False):
                 raise AttributeError(f"{type(self).__name__} is frozen")
 
             def __hash__(self) -> int:
-                return hash(tuple(getattr(self, n) for n in names))
+                return hash(tuple(getattr(self, n) for n in compared))
             cls.__setattr__ = __setattr__
             cls.__hash__ = __hash__
         else:

@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="/tmp/pystack-fuzz")
     parser.add_argument("--keep", type=int, default=3,
                         help="reproducers kept per kind of failure")
+    parser.add_argument("--locals-share", type=float, default=0.0,
+                        help="fraction of core runs made with --locals")
     parser.add_argument("--elf-share", type=float, default=0.25,
                         help="fraction of iterations that mutate libpython, not the core")
     args = parser.parse_args(argv)
@@ -62,6 +64,8 @@ def loop(args, rng, work, subjects, elf_subjects) -> int:
     peak_growth = 0
     found = []
     signatures = collections.Counter()
+    outcomes = collections.Counter()
+    baselines = {s.name: fuzzlib.parse_frames(s.baseline) for s in subjects}
     outside = collections.Counter()
     last_report = time.time()
     while time.time() < stop:
@@ -79,13 +83,20 @@ def loop(args, rng, work, subjects, elf_subjects) -> int:
             repro_bytes = (lambda data=data: data)
             with open(path, "wb") as f:
                 f.write(data)
-            result = fuzzlib.guarded_run(["core", path, subject.exe])
-            kind, extra = "core", None
+            argv = ["core", path, subject.exe]
+            if rng.random() < args.locals_share:
+                argv.append("--locals")
+            result = fuzzlib.guarded_run(argv)
+            kind, extra = "core", argv[3:]
         counts[f"{kind}-{subject.name}"] += 1
         exits[result.rc if result.rc is not None else "none"] += 1
         peak_growth = max(peak_growth, result.rss_growth)
         if result.elapsed > slowest[0]:
-            slowest = (result.elapsed, ops)
+            slowest = (result.elapsed, f"{kind}-{subject.name} {ops}")
+        if "(corrupted frame at 0x" in result.stdout:
+            outcomes["some frames marked corrupted"] += 1
+        if result.rc == 0 and fuzzlib.parse_frames(result.stdout) != baselines[subject.name]:
+            outcomes["exit 0, stacks differ from the unmutated core"] += 1
         known = fuzzlib.known_outside(result)
         if known:
             outside[" ".join(known)] += 1
@@ -107,7 +118,9 @@ def loop(args, rng, work, subjects, elf_subjects) -> int:
     print(f"\n{total} runs in {minutes:g} min ({total / (minutes * 60):.1f}/s): "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     print("exit codes: " + ", ".join(f"{k}: {v}" for k, v in sorted(exits.items(), key=str)))
-    print(f"slowest run {slowest[0]:.2f} s; largest peak-RSS growth {peak_growth >> 20} MiB")
+    print(f"slowest run {slowest[0]:.2f} s ({str(slowest[1])[:300]})")
+    print(f"largest peak-RSS growth during a run: {peak_growth >> 20} MiB")
+    print("outcomes: " + ", ".join(f"{k}: {v}" for k, v in outcomes.items()))
     print(f"problems: {sum(signatures.values())} runs"
           + "".join(f"\n  {n:6d}  {sig}" for sig, n in signatures.most_common()))
     if outside:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
+import stat
 import struct
 from ..records import record
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
@@ -194,6 +195,21 @@ class _cached:
         return value
 
 
+#: The most read (not mapped) from a file that cannot be mapped.
+_MAX_READ = 1 << 30
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    chunks = []
+    while size > 0:
+        chunk = os.read(fd, min(size, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
 def _gnu_hash(name: bytes) -> int:
     """The DJB hash used by ``.gnu.hash`` (h * 33 + c, truncated to 32 bits)."""
     h = 5381
@@ -247,19 +263,28 @@ class ElfFile:
     def _open(path: str) -> Tuple[Union[mmap.mmap, bytes], int]:
         """Map ``path`` read-only; read it instead if it cannot be mapped.
 
-        mmap fails for empty files and for some special files; reading keeps
-        those working (an empty file then fails the header check).
+        Only regular files are opened (non-blocking, so a FIFO swapped in cannot
+        hang the open). mmap fails for empty files and for files whose size says
+        nothing of their content (procfs: 0 bytes, yet reading /proc/kmsg blocks
+        and /proc/kcore never ends); the fallback reads no more than the size the
+        file states, so those read as empty and fail the header check.
         """
         try:
-            with open(path, "rb") as f:
-                try:
-                    data: Union[mmap.mmap, bytes] = mmap.mmap(
-                        f.fileno(), 0, access=mmap.ACCESS_READ
-                    )
-                except (OSError, ValueError, OverflowError):
-                    data = f.read()
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK)
         except OSError as exc:
             raise ElfError(f"cannot open {path}: {exc.strerror or exc}") from exc
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise ElfError(f"cannot open {path}: not a regular file")
+            try:
+                data: Union[mmap.mmap, bytes] = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError, OverflowError):
+                data = _read_at_most(fd, min(st.st_size, _MAX_READ))
+        except OSError as exc:
+            raise ElfError(f"cannot open {path}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
         return data, len(data)
 
     def close(self) -> None:

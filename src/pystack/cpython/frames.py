@@ -7,7 +7,7 @@ corrupted, so whatever could be trusted is still printed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 from typing import Optional
 
 from ..errors import MemoryReadError
@@ -16,11 +16,20 @@ from . import linetable
 from .layout import PythonLayout
 from .memory import Memory
 from .objects import ObjectError, Objects
+from .. import log
 
 MAX_FRAMES = 100_000
+#: Frames read in one dump, all threads together: a core may hold a huge list of
+#: thread states that all lead into one long chain (each frame read costs ~1 KiB).
+MAX_TOTAL_FRAMES = 1 << 18
+#: Bytes of code object data (line tables, names) kept in the cache at most.
+MAX_CODE_CACHE_BYTES = 64 << 20
 
 
-@dataclass
+_TEXT_TYPES = frozenset({"str", "unicode"})
+
+
+@record
 class RawFrame:
     """One frame as read from memory, before it is linked into `PyFrame`s."""
 
@@ -32,7 +41,7 @@ class RawFrame:
     corrupted: bool = False
 
 
-@dataclass
+@record
 class _CodeInfo:
     filename: str
     scope: str
@@ -48,6 +57,8 @@ class FrameReader:
         self.objects = objects
         self.layout = layout
         self._codes: dict[int, _CodeInfo] = {}
+        self._cached_bytes = 0
+        self.frames_left = MAX_TOTAL_FRAMES
 
     # -- code objects -------------------------------------------------------------------
     def code_info(self, code: int) -> _CodeInfo:
@@ -55,16 +66,30 @@ class FrameReader:
         if info is None:
             c = self.layout.code
             mem, objs = self.mem, self.objects
-            filename = objs.read_str(mem.ptr(code + c.filename), 4096)
+            # A frame whose code pointer leads anywhere else is corrupted: say so
+            # rather than print what some other object's fields look like as text.
+            if objs.type_name(code) != "code":
+                raise ObjectError(f"0x{code:x} is not a code object")
+            filename = self._text(mem.ptr(code + c.filename))
             if "\0" in filename:  # compile() refuses such names: this is not a code object
                 raise ObjectError(f"code object at 0x{code:x} has a file name with a NUL")
             name_field = c.qualname if c.qualname is not None else c.name
-            scope = objs.read_str(mem.ptr(code + name_field), 4096)
+            scope = self._text(mem.ptr(code + name_field))
             firstlineno = mem.i32(code + c.firstlineno)
             table = objs.read_bytes(mem.ptr(code + c.linetable), 1 << 20)
             info = _CodeInfo(filename, scope, firstlineno, table)
+            self._cached_bytes += len(table) + len(filename) + len(scope)
+            if self._cached_bytes > MAX_CODE_CACHE_BYTES:
+                self._codes.clear()
+                self._cached_bytes = 0
             self._codes[code] = info
         return info
+
+    def _text(self, obj: int) -> str:
+        """A code object's name or file name: a str (or, in 2.7, also unicode) object."""
+        if self.objects.type_name(obj) not in _TEXT_TYPES:
+            raise ObjectError(f"0x{obj:x} is not a str")
+        return self.objects.read_str(obj, 4096)
 
     def location(self, info: _CodeInfo, instruction: int) -> LocationInfo:
         """Position of an instruction given as a code-unit index (3.10+) or byte offset."""
@@ -105,15 +130,27 @@ class FrameReader:
         except MemoryReadError:
             return [RawFrame(tstate, None, False, False, corrupted=True)]
         if self.layout.has_interpreter_frames:
-            return self._walk_interpreter_frames(address)
-        return self._walk_frame_objects(address)
+            frames = self._walk_interpreter_frames(address)
+        else:
+            frames = self._walk_frame_objects(address)
+        if len(frames) >= MAX_FRAMES:
+            log.warning("thread state 0x%x has more than %d frames: showing the newest",
+                        tstate, MAX_FRAMES)
+        return frames
+
+    def _spend_frame(self) -> bool:
+        """Count one frame against the budget of the whole dump; False when it is spent."""
+        self.frames_left -= 1
+        if self.frames_left == -1:
+            log.warning("more than %d frames in all: the rest are not read", MAX_TOTAL_FRAMES)
+        return self.frames_left >= 0
 
     def _walk_frame_objects(self, address: int) -> list[RawFrame]:
         f = self.layout.frame_object
         frames: list[RawFrame] = []
         seen: set[int] = set()
         while address and len(frames) < MAX_FRAMES:
-            if address in seen:
+            if address in seen or not self._spend_frame():
                 frames.append(RawFrame(address, None, True, False, corrupted=True))
                 break
             seen.add(address)
@@ -138,7 +175,7 @@ class FrameReader:
         frames: list[RawFrame] = []
         seen: set[int] = set()
         while address and len(frames) < MAX_FRAMES:
-            if address in seen:
+            if address in seen or not self._spend_frame():
                 frames.append(RawFrame(address, None, False, False, corrupted=True))
                 break
             seen.add(address)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from ..records import field, record
 from typing import Callable, Iterator, Optional
 
 from ..binaries.elf import ElfFile
@@ -58,7 +58,7 @@ _PT_LOAD = 1
 _HEAP_WINDOW = 1 << 30
 
 
-@dataclass
+@record
 class PythonBinary:
     """A file mapped into the target that holds the interpreter's globals."""
 
@@ -106,7 +106,7 @@ class PythonBinary:
         return self._static
 
 
-@dataclass
+@record
 class Interpreter:
     """What the walkers need: the layout and where the interpreter list starts."""
 

@@ -14,6 +14,9 @@ from ..errors import MemoryReadError
 from ..target.base import Target
 
 PAGE = 4096
+#: Pages kept at most (128 MiB): past that the cache starts over, so a walk that
+#: wanders through a huge hostile core costs re-reads, not unbounded memory.
+MAX_CACHED_PAGES = 1 << 15
 _PTR = struct.Struct("<Q")
 _I64 = struct.Struct("<q")
 _U32 = struct.Struct("<I")
@@ -27,6 +30,12 @@ class Memory:
         self.target = target
         self._cache: Optional[dict[int, bytes]] = {} if cache else None
         self.reads = 0  # syscalls or file reads made, for -v and benchmarks
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the memory cannot change while it is read (a stopped process, a core):
+        then a link that leads nowhere is broken for good, not torn by a running target."""
+        return self._cache is not None
 
     def read(self, address: int, size: int) -> bytes:
         if size < 0 or address < 0 or address + size > 1 << 64:
@@ -66,7 +75,10 @@ class Memory:
             page = self.target.read(base, PAGE)
         except MemoryReadError:
             return None
-        self._cache[base] = page  # type: ignore[index]
+        cache = self._cache
+        if len(cache) >= MAX_CACHED_PAGES:  # type: ignore[arg-type]
+            cache.clear()  # type: ignore[union-attr]
+        cache[base] = page  # type: ignore[index]
         return page
 
     # -- typed helpers --------------------------------------------------------------

@@ -31,6 +31,15 @@ class Objects:
         self.layout = layout
         self.o = layout.objects
         self._type_names: dict[int, str] = {}
+        #: Dict entries that may still be examined, when a caller bounds its work.
+        self.budget: Optional[int] = None
+
+    def spend(self, entries: int) -> None:
+        """Count `entries` dict slots against `budget`; ObjectError once it is spent."""
+        if self.budget is not None:
+            self.budget -= entries
+            if self.budget < 0:
+                raise ObjectError("too many dict entries to examine")
 
     # -- types -----------------------------------------------------------------------
     def type_of(self, obj: int) -> int:
@@ -130,6 +139,7 @@ class Objects:
             mask = mem.i64(obj + o.dict_mask)
             if not 0 <= mask < MAX_DICT_ENTRIES:
                 raise ObjectError("bad dict mask")
+            self.spend(mask + 1)
             table = mem.ptr(obj + o.dict_table)
             raw = mem.read(table, 24 * (mask + 1))
             for i in range(0, len(raw), 24):
@@ -165,6 +175,7 @@ class Objects:
         nentries = mem.i64(keys + o.keys_nentries)
         if not 0 <= nentries <= MAX_DICT_ENTRIES:
             raise ObjectError("bad dict size")
+        self.spend(nentries)
         entries = keys + o.keys_indices + index_bytes
         raw = mem.read(entries, entry_size * nentries) if nentries else b""
         split_values = None

@@ -21,15 +21,34 @@ from .. import log
 
 MAX_INTERPRETERS = 1024
 MAX_THREADS = 100_000
+MAX_NAME_ENTRIES = 1 << 20
 
 
-def _bounded_chain(mem: Memory, first: int, next_offset: int, limit: int) -> Iterator[int]:
+def _bounded_chain(mem: Memory, first: int, next_offset: int, limit: int,
+                   what: str) -> Iterator[int]:
+    """The addresses of a linked list: at most `limit`, no loops, ends at a bad link.
+
+    In memory that cannot change (a core, a stopped process) a bad link is reported
+    and ends the list; in a running target (--no-block) it may be a torn read, so the
+    error propagates and the caller reads again.
+    """
+    say = log.warning if mem.frozen else log.info
     seen: set[int] = set()
     address = first
     while address and address not in seen and len(seen) < limit:
         seen.add(address)
         yield address
-        address = mem.ptr(address + next_offset)
+        try:
+            address = mem.ptr(address + next_offset)
+        except MemoryReadError as exc:
+            if not mem.frozen:
+                raise
+            say("the %s list is corrupted after 0x%x: %s", what, address, exc)
+            return
+    if address in seen:
+        say("the %s list loops back to 0x%x", what, address)
+    elif address:
+        say("more than %d entries in the %s list: ignoring the rest", limit, what)
 
 
 class ThreadReader:
@@ -45,17 +64,22 @@ class ThreadReader:
 
     def interpreters(self) -> Iterator[int]:
         yield from _bounded_chain(self.mem, self.interp.interp_head,
-                                  self.layout.interpreter.next, MAX_INTERPRETERS)
+                                  self.layout.interpreter.next, MAX_INTERPRETERS, "interpreter")
 
     def thread_states(self, interp: int) -> Iterator[int]:
         head = self.mem.ptr(interp + self.layout.interpreter.threads_head)
-        yield from _bounded_chain(self.mem, head, self.layout.thread.next, MAX_THREADS)
+        yield from _bounded_chain(self.mem, head, self.layout.thread.next, MAX_THREADS,
+                                  "thread state")
 
     # -- names ------------------------------------------------------------------------
     def thread_names(self, interp: int) -> dict[int, str]:
         """Python thread names by thread ident (pthread_t), from `threading._active`."""
         names: dict[int, str] = {}
         objs = self.objects
+        # sys.modules, threading._active and each Thread's __dict__: a corrupted dict
+        # (a huge _active whose entries each lead to a huge __dict__) must not make
+        # this quadratic, so all of them share one budget of entries.
+        objs.budget = MAX_NAME_ENTRIES
         try:
             modules = self.mem.ptr(interp + self.layout.interpreter.modules)
             threading = objs.dict_get_str(modules, "threading") if modules else None
@@ -75,6 +99,8 @@ class ThreadReader:
                     continue
         except (MemoryReadError, ObjectError) as exc:
             log.info("cannot read threading._active: %s", exc)
+        finally:
+            objs.budget = None
         return names
 
     # -- GIL and GC -------------------------------------------------------------------
@@ -123,7 +149,23 @@ class ThreadReader:
 
     # -- threads ----------------------------------------------------------------------
     def threads(self) -> list[PyThread]:
-        result = []
+        """Every thread of every interpreter that can be read.
+
+        A list that breaks (an interpreter or thread state that cannot be read) ends
+        there with a warning, keeping what came before; only when nothing at all can
+        be read, or the target runs (a torn read, worth reading again), does the error
+        propagate.
+        """
+        result: list[PyThread] = []
+        try:
+            self._read_threads(result)
+        except MemoryReadError as exc:
+            if not result or not self.mem.frozen:
+                raise
+            log.warning("ignoring the rest of the threads: %s", exc)
+        return result
+
+    def _read_threads(self, result: list[PyThread]) -> None:
         version = tuple(self.interp.version[:2])
         for interp in self.interpreters():
             interp_id = None
@@ -158,7 +200,6 @@ class ThreadReader:
                     name=names.get(ident),
                     interpreter_id=interp_id,
                 ))
-        return result
 
 
     def variables(self, frames: list[RawFrame]) -> dict[int, tuple[dict, dict]]:

@@ -6,6 +6,7 @@ process), never the host's: a process in a container must show its own files.
 from __future__ import annotations
 
 import os
+import stat
 from typing import Callable, Iterator, Optional
 
 from ..types import PyFrame, PyThread
@@ -45,13 +46,23 @@ class SourceLines:
         return lines[lineno - 1].rstrip(b"\r\n")
 
     def _load(self, filename: str) -> Optional[list[bytes]]:
+        """Only regular files, opened without blocking: a core may name a FIFO or a
+        device as a source file, and a name may hold characters no path can."""
         if not filename.startswith("/"):
             return None
         try:
-            with open(self._host_path(filename), "rb") as f:
+            fd = os.open(self._host_path(filename), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, ValueError):
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as f:
                 data = f.read(MAX_SOURCE_BYTES)
         except OSError:
             return None
+        finally:
+            os.close(fd)
         return data.splitlines()
 
 

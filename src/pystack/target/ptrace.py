@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
+
 import signal
 from ..records import record
 from typing import Optional, Sequence
@@ -200,9 +200,9 @@ def get_registers(tid: int) -> dict[str, int]:
     PTRACE_GETREGSET(NT_PRSTATUS) is used instead of PTRACE_GETREGS because it
     exists on every architecture (aarch64 has no GETREGS).
     """
-    names = _REGSETS.get(platform.machine())
+    names = _REGSETS.get(os.uname().machine)
     if names is None:
-        raise OSError(errno.ENOSYS, f"registers of {platform.machine()} are not supported")
+        raise OSError(errno.ENOSYS, f"registers of {os.uname().machine} are not supported")
     buf = (ctypes.c_uint64 * len(names))()
     iov = _IoVec(ctypes.cast(buf, ctypes.c_void_p), ctypes.sizeof(buf))
     _ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, ctypes.addressof(iov), "PTRACE_GETREGSET")
