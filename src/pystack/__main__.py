@@ -1,4 +1,4 @@
 """`python -m pystack`."""
-from .cli import console_main
+from ._entry import main
 
-console_main()
+main()

@@ -163,3 +163,40 @@ def test_interpreter_not_initialised_or_finalised(embedder, finalised):
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_killing_pystack_mid_dump_leaves_the_target_running(sig):
+    """Whatever kills us while the target is stopped, the target runs on."""
+    code = ("import threading, time\n"
+            "for _ in range(50):\n"
+            "    threading.Thread(target=time.sleep, args=(100,), daemon=True).start()\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(100)\n")
+    target = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout.readline().strip() == "ready"
+        env = dict(os.environ, PYTHONPATH=SRC, NO_COLOR="1")
+        for delay in (0.05, 0.1, 0.2, 0.3):
+            # --exhaustive makes the dump long enough to be interrupted while attached
+            dumper = subprocess.Popen([sys.executable, "-m", "pystack", "remote",
+                                       "--exhaustive", str(target.pid)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      env=env, text=True)
+            time.sleep(delay)
+            dumper.send_signal(sig)
+            _, err = dumper.communicate(timeout=30)
+            assert "Traceback" not in err
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                states = []
+                for tid in os.listdir(f"/proc/{target.pid}/task"):
+                    with open(f"/proc/{target.pid}/task/{tid}/stat") as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+                if "t" not in states and "T" not in states:
+                    break
+                time.sleep(0.05)
+            assert "t" not in states and "T" not in states, states
+    finally:
+        target.kill()
+        target.wait()

@@ -1,0 +1,19 @@
+"""The command's entry point: as little as possible runs before Ctrl-C is handled.
+
+Importing the CLI takes tens of milliseconds; an interrupt in that window must end
+the command quietly (status 130), not with a Python traceback. Library users never
+import this module, so their signal handlers are left alone.
+"""
+import signal
+import sys
+
+
+def _interrupted(signum, frame):
+    sys.stderr.write("pystack: interrupted\n")
+    raise SystemExit(130)
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, _interrupted)
+    from .cli import console_main
+    console_main()
