@@ -29,6 +29,9 @@ SID_PACKAGES = [
     "python3.13", "python3.13-nopie",
     "python3.14", "python3.14-dbg", "python3.14-nopie",
     "python3.15", "python3.15-nopie",
+    # Debian's sid builds export no _PyEval_EvalFrameDefault: merging native frames
+    # needs their debug files (as a user would install them)
+    "python3.13-dbg", "python3.15-dbg",
     # gdb 13 of bookworm writes zeros for the thread stacks of processes running on
     # sid's glibc; the tests use the chroot's own gcore for those targets.
     "gdb",
@@ -88,9 +91,23 @@ def system_interpreters() -> list[dict]:
     return found
 
 
+def missing_packages(root: str) -> list[str]:
+    info = os.path.join(root, "var/lib/dpkg/info")
+    return [p for p in SID_PACKAGES
+            if not glob.glob(os.path.join(info, p + ".list"))
+            and not glob.glob(os.path.join(info, p + ":*.list"))]
+
+
 def chroot_complete(root: str) -> bool:
-    return all(os.path.exists(root + path) for _, path in SID_INTERPRETERS) and \
-        os.path.exists(root + "/usr/bin/gcore")
+    if not all(os.path.exists(root + path) for _, path in SID_INTERPRETERS):
+        return False
+    missing = missing_packages(root)
+    if missing:  # an older chroot: add what it lacks rather than starting over
+        log("adding to the sid chroot: " + " ".join(missing))
+        subprocess.run(["chroot", root, "apt-get", "install", "-y", "-qq"] + missing,
+                       stdout=subprocess.DEVNULL, check=False)
+        missing = missing_packages(root)
+    return not missing
 
 
 def make_sid_chroot(root: str, cache: str) -> bool:
