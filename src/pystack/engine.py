@@ -6,16 +6,15 @@ gives memory, `cpython.locate` finds the interpreter, `cpython.threads` walks it
 """
 from __future__ import annotations
 
-import enum
 import struct
 from typing import Iterable, List, Optional
 
-from .cpython.locate import Interpreter, locate
+from .cpython.locate import locate
 from .cpython.memory import Memory
 from .cpython.threads import ThreadReader
-from .errors import EngineError, MemoryReadError, NotInitialised, NotSupportedYet
+from .errors import EngineError, MemoryReadError, NotInitialised
 from .target.base import Target
-from .types import NativeReportingMode, PyThread
+from .types import NativeReportingMode, PyThread, StackMethod
 from . import log
 
 __all__ = ["StackMethod", "NativeReportingMode", "get_process_threads",
@@ -27,17 +26,6 @@ __all__ = ["StackMethod", "NativeReportingMode", "get_process_threads",
 DEFAULT_VALUE_LENGTH = 80
 
 
-class StackMethod(enum.IntFlag):
-    ELF_DATA = 1
-    SYMBOLS = 2
-    BSS = 4
-    ANONYMOUS_MAPS = 8
-    HEAP = 16
-    DEBUG_OFFSETS = 32
-    AUTO = 55
-    ALL = 63
-
-
 def get_process_threads(pid: int, stop_process: bool = True,
                         native_mode: NativeReportingMode = NativeReportingMode.OFF,
                         locals: bool = False,
@@ -46,7 +34,6 @@ def get_process_threads(pid: int, stop_process: bool = True,
     """Python threads of the running process `pid`, stopping it while reading if asked."""
     from .target.live import LiveProcess
 
-    _refuse_unsupported(native_mode, locals, method)
     if native_mode != NativeReportingMode.OFF and not stop_process:
         raise EngineError("native stacks need the threads stopped: "
                           "they cannot be combined with --no-block")
@@ -99,7 +86,6 @@ def threads_of_core(core, *, native_mode: NativeReportingMode = NativeReportingM
     """Threads of an already opened `CoreFile` (the CLI prints its header first)."""
     if native_mode == NativeReportingMode.PYTHON and not _native_available():
         native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
-    _refuse_unsupported(native_mode, locals, method)
     threads = _threads_of(core, cache=True, locals=locals, max_value_length=max_value_length,
                           method=method)
     if native_mode != NativeReportingMode.OFF:
@@ -193,11 +179,6 @@ def _threads_without_stopping(process: Target, **options) -> List[PyThread]:
         return threads
     assert last_error is not None
     raise last_error
-
-
-def _refuse_unsupported(native_mode: NativeReportingMode, locals: bool,
-                        method: StackMethod) -> None:
-    """Every method (--exhaustive included) is supported now: nothing to refuse."""
 
 
 def _threads_of(target: Target, *, cache: bool, locals: bool = False,

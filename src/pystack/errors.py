@@ -117,9 +117,3 @@ class ElfError(PystackError):
     """A file is not a valid ELF file, or is damaged where we need to read it."""
 
     exit_code = 15
-
-
-class NotSupportedYet(PystackError):
-    """An option that a later release implements."""
-
-    exit_code = 64

@@ -10,6 +10,19 @@ from .records import field, record
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 
+class StackMethod(enum.IntFlag):
+    """Where the interpreter may be looked for (bits as in Bloomberg's pystack)."""
+
+    ELF_DATA = 1
+    SYMBOLS = 2
+    BSS = 4
+    ANONYMOUS_MAPS = 8
+    HEAP = 16
+    DEBUG_OFFSETS = 32
+    AUTO = 55
+    ALL = 63
+
+
 class NativeReportingMode(enum.Enum):
     OFF = 0
     PYTHON = 1

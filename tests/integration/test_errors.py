@@ -177,22 +177,31 @@ def test_killing_pystack_mid_dump_leaves_the_target_running(sig):
     try:
         assert target.stdout.readline().strip() == "ready"
         env = dict(os.environ, PYTHONPATH=SRC, NO_COLOR="1")
-        for delay in (0.05, 0.1, 0.2, 0.3):
+        def task_states():
+            states = []
+            for tid in os.listdir(f"/proc/{target.pid}/task"):
+                with open(f"/proc/{target.pid}/task/{tid}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            return states
+
+        for delay in (0.0, 0.05, 0.1, 0.2):
             # --exhaustive makes the dump long enough to be interrupted while attached
             dumper = subprocess.Popen([sys.executable, "-m", "pystack", "remote",
                                        "--exhaustive", str(target.pid)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                       env=env, text=True)
+            # signal only once pystack holds the target stopped: that is "mid-dump"
+            deadline = time.time() + 10
+            while "t" not in task_states() and time.time() < deadline:
+                time.sleep(0.002)
+            assert "t" in task_states() or dumper.poll() is not None
             time.sleep(delay)
             dumper.send_signal(sig)
             _, err = dumper.communicate(timeout=30)
             assert "Traceback" not in err
             deadline = time.time() + 5
             while time.time() < deadline:
-                states = []
-                for tid in os.listdir(f"/proc/{target.pid}/task"):
-                    with open(f"/proc/{target.pid}/task/{tid}/stat") as f:
-                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+                states = task_states()
                 if "t" not in states and "T" not in states:
                     break
                 time.sleep(0.05)

@@ -45,6 +45,7 @@ from pystack.cpython.layouts import layout_for
 from pystack.cpython.memory import Memory
 from pystack.errors import MemoryReadError
 from pystack.target.base import Mapping, Target
+from pystack.types import StackMethod
 
 
 # ======================================================================================
@@ -230,7 +231,7 @@ def _locator_over(fake: FakeProcess) -> tuple:
     """A `_Locator` whose only binary's data is the fake .data region."""
     from types import SimpleNamespace
 
-    loc = locate_mod._Locator(fake.target, Memory(fake.target), locate_mod.BSS)
+    loc = locate_mod._Locator(fake.target, Memory(fake.target), StackMethod.BSS)
     binary = SimpleNamespace(path="/fake/libpython3.9.so", address=lambda name: None)
     loc._data = {binary.path: fake.data_regions()}
     loc.scan_binaries = lambda: [binary]
@@ -396,7 +397,7 @@ def test_data_scan_is_fast():
 
     with started(system[0]) as target, LiveProcess(target.pid) as process:
         started_at = time.perf_counter()
-        found = locate_mod.locate(process, Memory(process), locate_mod.BSS)
+        found = locate_mod.locate(process, Memory(process), StackMethod.BSS)
         elapsed = time.perf_counter() - started_at
     assert found.method == "scan of .data/.bss"
     assert elapsed < 0.5, elapsed

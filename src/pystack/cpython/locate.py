@@ -40,15 +40,7 @@ from .layouts import layout_for
 from .memory import Memory
 from .. import log
 
-# The bits of pystack.engine.StackMethod (the engine imports us, not the reverse).
-ELF_DATA = 1
-SYMBOLS = 2
-BSS = 4
-ANONYMOUS_MAPS = 8
-HEAP = 16
-DEBUG_OFFSETS = 32
-AUTO = 55
-ALL = 63
+from ..types import StackMethod
 
 _PF_W = 2
 _PF_X = 1
@@ -174,7 +166,7 @@ def _dotted(version: tuple) -> str:
     return ".".join(str(v) for v in version if v is not None)
 
 
-def locate(target: Target, mem: Memory, methods: int = AUTO) -> Interpreter:
+def locate(target: Target, mem: Memory, methods: int = StackMethod.AUTO) -> Interpreter:
     """Find the interpreter of `target` or raise InvalidPythonProcess saying what was tried.
 
     `methods` is a `StackMethod` (or its int value): which ways of finding the
@@ -203,13 +195,13 @@ class _Locator:
     # -- driver ---------------------------------------------------------------------
     def run(self) -> Interpreter:
         steps: list[tuple[int, Callable[[], Optional[Interpreter]]]] = [
-            (SYMBOLS, self._by_symbols),
-            (ELF_DATA, self._by_section),
-            (DEBUG_OFFSETS, self._by_debug_offsets),
-            (BSS, self._by_data_scan),
+            (StackMethod.SYMBOLS, self._by_symbols),
+            (StackMethod.ELF_DATA, self._by_section),
+            (StackMethod.DEBUG_OFFSETS, self._by_debug_offsets),
+            (StackMethod.BSS, self._by_data_scan),
         ]
-        if self.methods != AUTO:
-            steps += [(ANONYMOUS_MAPS, self._by_anonymous_scan), (HEAP, self._by_heap_scan)]
+        if self.methods != StackMethod.AUTO:
+            steps += [(StackMethod.ANONYMOUS_MAPS, self._by_anonymous_scan), (StackMethod.HEAP, self._by_heap_scan)]
         for flag, step in steps:
             if not self.methods & flag:
                 continue
@@ -626,5 +618,4 @@ def _with_debug_offsets(mem: Memory, runtime: int, layout: PythonLayout) -> Pyth
         return layout
 
 
-__all__ = ["Interpreter", "PythonBinary", "locate", "ELF_DATA", "SYMBOLS", "BSS",
-           "ANONYMOUS_MAPS", "HEAP", "DEBUG_OFFSETS", "AUTO", "ALL"]
+__all__ = ["Interpreter", "PythonBinary", "locate"]
