@@ -51,6 +51,30 @@ def _debuginfo_path(roots: Iterable[Optional[str]]) -> bytes:
     return ("+:.debug:" + ":".join(dict.fromkeys(dirs))).encode()
 
 
+def _sysroots(paths: Iterable[Optional[str]]) -> List[str]:
+    """Image roots that the given host paths lie in, judged by their shape.
+
+    A core of a container's or chroot's process is often read with
+    ``--lib-search-path /img/usr/lib/x86_64-linux-gnu`` and the executable
+    ``/img/usr/bin/python3``: that image's debug files (``/img/usr/lib/debug``)
+    are the ones that match, and the host's are not. Only roots that hold such
+    a directory are returned.
+    """
+    roots: List[str] = []
+    for path in paths:
+        if not path:
+            continue
+        path = os.path.abspath(path)
+        for marker in ("/usr/", "/lib/", "/lib64/", "/bin/"):
+            cut = path.find(marker)
+            if cut >= 0:
+                root = path[:cut]
+                if root and os.path.isdir(os.path.join(root, _DEBUG_DIR.lstrip("/"))):
+                    roots.append(root)
+                break
+    return list(dict.fromkeys(roots))
+
+
 def _under(root: Optional[str], path: str) -> Optional[str]:
     if not root or root == "/" or not path.startswith("/"):
         return None
@@ -166,7 +190,7 @@ class NativeUnwinder:
             self._core_elf = lib.elf_begin(self._core_fd, libdw.ELF_C_READ_MMAP, None)
             if not self._core_elf:
                 raise EngineError(f"{core_path} is not an ELF file: {libdw.elf_errmsg()}", corefile=core_path)
-            self._begin([lib_search_root])
+            self._begin([lib_search_root, *_sysroots([executable, *self._search_path])])
             lib.dwfl_report_begin(self._dwfl)
             exe = executable.encode() if executable else None
             reported = lib.dwfl_core_file_report(self._dwfl, self._core_elf, exe)
