@@ -25,7 +25,7 @@ class Peers:
     executables: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
-    our_python: Optional[str] = None  # see plain_python()
+    our_script: Optional[str] = None  # see our_script()
 
     def executable(self, tool: str) -> Optional[str]:
         return self.executables.get(tool)
@@ -81,14 +81,32 @@ def _pip_install(python: str, packages: list[str], upgrade: bool) -> str:
     return lines[-1] if lines else f"exit status {result.returncode}"
 
 
-def plain_python(venv_dir: str) -> str:
-    """The interpreter our pystack runs on: a venv with nothing installed.
+# What pip writes for a console script (the same as Bloomberg's bin/pystack beside it).
+_CONSOLE_SCRIPT = """#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from pystack._entry import main
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit(main())
+"""
 
-    Bloomberg's pystack starts from a clean venv; so must ours, or it would pay for
-    whatever the base interpreter's site-packages import at start-up (.pth files),
-    which on some machines costs more than the dump itself.
+
+def our_script(venv_dir: str) -> str:
+    """Our `pystack` command, as `pip install` would make it, in a venv of its own.
+
+    Bloomberg's pystack starts from a clean venv through pip's console script; so does
+    ours (the package itself comes from src/ through PYTHONPATH, so the tree being
+    measured is the work tree). A venv keeps out whatever the base interpreter's
+    site-packages import at start-up (.pth files), which on some machines costs more
+    than the dump itself.
     """
-    python = os.path.join(venv_dir, "bin", "python")
+    python = os.path.join(os.path.abspath(venv_dir), "bin", "python")
     if not os.path.exists(python):
         venv.EnvBuilder(with_pip=False, clear=True).create(venv_dir)
-    return python
+    script = os.path.join(venv_dir, "bin", "pystack")
+    with open(script, "w") as f:
+        f.write(_CONSOLE_SCRIPT.format(python=python))
+    os.chmod(script, 0o755)
+    return script

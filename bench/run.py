@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
     settings = Settings(runs=args.runs or (3 if args.quick else 7), timeout=args.timeout,
                         keep=args.keep, tools=tool_names)
     peers = peer_setup.ensure(os.path.join(HERE, ".venv-peers"), upgrade=args.upgrade_peers)
-    peers.our_python = peer_setup.plain_python(os.path.join(HERE, ".venv-ours"))
+    peers.our_script = peer_setup.our_script(os.path.join(HERE, ".venv-ours"))
     started = datetime.datetime.now()
     results = run_all(chosen_interps, chosen_scenarios, peers, settings)
     elapsed = (datetime.datetime.now() - started).total_seconds()

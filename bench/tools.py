@@ -84,8 +84,8 @@ def _pystack_args(scenario: Scenario, subject: Subject) -> list[str]:
 
 def _ours(scenario: Scenario, subject: Subject, peers: Peers):
     env = dict(base_env(), PYTHONPATH=SRC)
-    python = peers.our_python or sys.executable
-    return [python, "-m", "pystack", *_pystack_args(scenario, subject)], env
+    command = [peers.our_script] if peers.our_script else [sys.executable, "-m", "pystack"]
+    return [*command, *_pystack_args(scenario, subject)], env
 
 
 def _bloomberg(scenario: Scenario, subject: Subject, peers: Peers):

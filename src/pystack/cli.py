@@ -2,21 +2,32 @@
 
 Every failure pystack knows about ends here as one line on stderr and the exit status
 its error class carries; a Python traceback of ours is a bug.
+
+Command lines spelt out in full (the way scripts and operators type them) are read by
+`parse_plain`, without argparse: importing it and building the parser costs about as
+much as the whole stack walk (argparse pulls in re, gettext, locale and shutil, which
+pulls in bz2 and lzma). Anything else (--help, abbreviations, mistakes) goes to the
+argparse parser, which owns the messages; a property test holds the two to the same
+answers.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import Optional, Sequence
 
 from . import log
 from .errors import PystackError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    import argparse
+    from typing import Optional, Sequence
 
 EXIT_INTERRUPTED = 130
 
 
 def _common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    import argparse
     # Sub-commands accept the same options; SUPPRESS keeps them from resetting what
     # was given before the sub-command name.
     parser.add_argument("-v", "--verbose", action="count",
@@ -48,6 +59,7 @@ def _native_and_more(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
     parser = argparse.ArgumentParser(
         prog="pystack", description="Get Python stack trace of a remote process")
     _common(parser, top=True)
@@ -82,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _pid(text: str) -> int:
+    import argparse
     try:
         pid = int(text, 10)
     except ValueError:
@@ -91,9 +104,8 @@ def _pid(text: str) -> int:
     return pid
 
 
-
-
 def _positive(text: str) -> int:
+    import argparse
     try:
         value = int(text, 10)
     except ValueError:
@@ -101,6 +113,113 @@ def _positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number: {text!r}")
     return value
+
+
+class PlainArgs:
+    """What `parse_plain` read: the attributes the argparse parser would set."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.verbose = 0
+        self.no_color = False
+        self.native = self.native_all = self.native_last = False
+        self.locals = self.exhaustive = False
+        self.locals_max_length = 80
+        if command == "remote":
+            self.pid = 0
+            self.no_block = False
+        else:
+            self.core = ""
+            self.executable: Optional[str] = None
+            self.lib_search_path: Optional[str] = None
+            self.lib_search_root: Optional[str] = None
+
+
+_FLAGS = {"--no-color": "no_color", "--native": "native", "--native-all": "native_all",
+          "--native-last": "native_last", "--locals": "locals",
+          "--exhaustive": "exhaustive"}
+_VALUED = {"--locals-max-length": "locals_max_length"}
+_COMMAND_FLAGS = {"remote": {"--no-block": "no_block"}, "core": {}}
+_COMMAND_VALUED = {"remote": {}, "core": {"--lib-search-path": "lib_search_path",
+                                          "--lib-search-root": "lib_search_root"}}
+
+
+def _plain_number(text: str) -> Optional[int]:
+    """A positive decimal number as argparse's type functions accept it, or None."""
+    if not text.isascii() or not text.strip().isdigit():
+        return None
+    value = int(text, 10)
+    return value if value > 0 else None
+
+
+def parse_plain(argv: Sequence[str]) -> Optional[PlainArgs]:
+    """Read a command line that names every option in full; None for anything else.
+
+    None is never an error: it hands the line to argparse, which gives --help, accepts
+    unambiguous abbreviations and words every mistake.
+    """
+    verbose = 0
+    at = 0
+    no_color = False
+    while at < len(argv) and argv[at] in ("-v", "-vv", "-vvv", "--verbose", "--no-color"):
+        if argv[at] == "--no-color":
+            no_color = True
+        else:
+            verbose += 1 if argv[at] == "--verbose" else len(argv[at]) - 1
+        at += 1
+    if at == len(argv) or argv[at] not in ("remote", "core"):
+        return None
+    command = argv[at]
+    args = PlainArgs(command)
+    args.no_color = no_color
+    flags = {**_FLAGS, **_COMMAND_FLAGS[command]}
+    valued = {**_VALUED, **_COMMAND_VALUED[command]}
+    positionals: list = []
+    runs = 0  # groups of adjacent positionals: argparse fills CORE [EXECUTABLE] from one
+    previous_positional = False
+    rest = list(argv[at + 1:])
+    while rest:
+        token = rest.pop(0)
+        if not token.startswith("-") or token == "-":
+            if not previous_positional:
+                runs += 1
+            positionals.append(token)
+            previous_positional = True
+            continue
+        previous_positional = False
+        if token in flags:
+            setattr(args, flags[token], True)
+        elif token in ("-v", "-vv", "-vvv", "--verbose"):
+            verbose += 1 if token == "--verbose" else len(token) - 1
+        else:
+            name, equals, value = token.partition("=")
+            if name not in valued:
+                return None
+            if not equals:
+                if not rest or rest[0].startswith("-"):
+                    return None
+                value = rest.pop(0)
+            setattr(args, valued[name], value)
+    args.verbose = verbose
+    length = _plain_number(str(args.locals_max_length))
+    if length is None:
+        return None
+    args.locals_max_length = length
+    if command == "remote":
+        if len(positionals) != 1:
+            return None
+        pid = _plain_number(positionals[0])
+        if pid is None:
+            return None
+        args.pid = pid
+        return args
+    if not 1 <= len(positionals) <= 2 or runs != 1:
+        return None
+    if args.lib_search_path is not None and args.lib_search_root is not None:
+        return None
+    args.core = positionals[0]
+    args.executable = positionals[1] if len(positionals) == 2 else None
+    return args
 
 
 def _native_mode(args: argparse.Namespace):
@@ -180,9 +299,10 @@ class _UsageError(PystackError):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.verbose += getattr(args, "verbose_sub", 0)
+    args = parse_plain(sys.argv[1:] if argv is None else argv)
+    if args is None:
+        args = build_parser().parse_args(argv)
+        args.verbose += getattr(args, "verbose_sub", 0)
     log.configure(args.verbose)
     out = sys.stdout
     # Names from a core are decoded with surrogateescape (the kernel cuts arguments

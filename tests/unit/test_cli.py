@@ -44,3 +44,73 @@ def test_invalid_pids(pid, capsys):
         main(["remote", pid])
     assert exc.value.code == 2
     assert "invalid pid" in capsys.readouterr().err
+
+
+# parse_plain reads full spellings without argparse; argparse stays the reference.
+import contextlib  # noqa: E402
+import io  # noqa: E402
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from pystack.cli import parse_plain  # noqa: E402
+
+_TOKENS = ["-v", "-vv", "-vvv", "-vvvv", "--verbose", "--verb", "--no-color", "remote", "core",
+           "12", "0", "-3", "x", " 7", "+7", "1_0", "\u0661", "c.core", "/usr/bin/python3", "",
+           "-", "--", "-h", "--help", "--native", "--native-all", "--native-last", "--nat",
+           "--native=1", "--locals", "--exhaustive", "--no-block", "--locals-max-length",
+           "--locals-max-length=5", "--locals-max-length=", "5", "--lib-search-path",
+           "--lib-search-root", "/a", "--lib-search-path=/b", "--lib-search-root=/r", "--bogus",
+           "-x", "a b"]
+_FIELDS = {"command", "verbose", "no_color", "native", "native_all", "native_last", "locals",
+           "exhaustive", "locals_max_length"}
+_REMOTE = {"pid", "no_block"}
+_CORE = {"core", "executable", "lib_search_path", "lib_search_root"}
+
+
+def _by_argparse(argv):
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            args = build_parser().parse_args(argv)
+    except SystemExit:
+        return None
+    args.verbose += getattr(args, "verbose_sub", 0)
+    return args
+
+
+def _same(plain, reference) -> None:
+    fields = _FIELDS | (_REMOTE if reference.command == "remote" else _CORE)
+    assert {f: getattr(plain, f) for f in fields} == {f: getattr(reference, f) for f in fields}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=8),
+       st.sampled_from([[], ["remote"], ["core"], ["remote", "12"], ["core", "c.core"]]))
+def test_plain_parse_agrees_with_argparse(tokens, start):
+    argv = start + tokens
+    plain = parse_plain(argv)
+    reference = _by_argparse(argv)
+    if plain is not None:
+        assert reference is not None, argv
+        _same(plain, reference)
+
+
+@pytest.mark.parametrize("argv", [
+    ["remote", "12"], ["-v", "remote", "--native", "12", "--locals-max-length", "9"],
+    ["remote", "--no-block", "--locals", "12", "-vv", "--no-color"],
+    ["core", "c.core"], ["core", "c.core", "/usr/bin/python3", "--native-last"],
+    ["core", "--lib-search-path=/a:/b", "c.core", "exe", "--exhaustive"],
+    ["--no-color", "core", "c.core", "--lib-search-root", "/r", "--native-all"],
+])
+def test_plain_parse_reads_what_operators_type(argv):
+    plain = parse_plain(argv)
+    assert plain is not None, argv
+    _same(plain, _by_argparse(argv))
+
+
+@pytest.mark.parametrize("argv", [
+    ["remote", "--help"], ["remote", "--nat", "12"], ["core", "a", "--native", "b"],
+    ["core", "c", "--lib-search-path", "a", "--lib-search-root", "b"], ["remote", "0"],
+    ["remote", "--", "12"], [], ["-h"],
+])
+def test_anything_else_goes_to_argparse(argv):
+    assert parse_plain(argv) is None
