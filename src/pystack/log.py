@@ -7,7 +7,10 @@ Warnings are shown by default, `info` with `-v`, `debug` with `-vv`.
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Any, Optional, TextIO
 
 DEBUG, INFO, WARNING = 10, 20, 30
 _state = {"level": WARNING, "stream": None}

@@ -1,13 +1,18 @@
-"""`@record`: the part of `@dataclass` we use, without importing `dataclasses`.
+"""`@record` and `TupleRecord`: the parts of `@dataclass` and `typing.NamedTuple` we
+use, without importing `dataclasses` or `typing`.
 
 `dataclasses` imports `inspect` (and with it `ast`, `dis`, `tokenize`...): about
 10 ms, a sizeable share of a whole dump that is meant to cost about two interpreter
-starts. A record gets `__init__` (fields in annotation order, defaults from the class
-body or `field()`), `__repr__`, `__eq__` and, when frozen, immutability and `__hash__`.
+starts; `typing` (with `collections` and `re`) costs about 5 ms more. A record gets
+`__init__` (fields in annotation order, defaults from the class body or `field()`),
+`__repr__`, `__eq__` and, when frozen, immutability and `__hash__`. A `TupleRecord`
+subclass is a named tuple, built from its annotations like a `typing.NamedTuple`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Any, Callable, Optional
 
 _MISSING = object()
 
@@ -122,3 +127,97 @@ def replace(obj: Any, **changes: Any) -> Any:
     values = {n: getattr(obj, n) for n in obj.__record_fields__}
     values.update(changes)
     return type(obj)(**values)
+
+
+try:  # the C field accessor namedtuple uses; `_collections` is built in, unlike `collections`
+    from _collections import _tuplegetter
+except ImportError:  # pragma: no cover - other implementations
+    from operator import itemgetter as _itemgetter
+
+    def _tuplegetter(index: int, doc: Optional[str]) -> Any:
+        return property(_itemgetter(index), doc=doc)
+
+
+class _TupleRecord(tuple):
+    """Base of named tuples declared like a `typing.NamedTuple`::
+
+        class Region(TupleRecord):
+            start: int
+            data: bytes
+            label: str = ""
+
+    Fields are the subclass's own annotations, in order, with the class-level values as
+    defaults. Instances are real tuples (unpacking, indexing, equality and hashing are
+    tuple's) with the namedtuple API: construction by position or keyword, read-only
+    field attributes, `_fields`, `_field_defaults`, `_make`, `_replace`, `_asdict`, a
+    `Name(a=1, b=2)` repr, pickling and copying. Methods, properties and docstrings of
+    the subclass are kept. A subclass of a record class may add methods, not fields.
+    (Unlike a namedtuple, an instance can hold a `__dict__` unless the class declares
+    `__slots__ = ()`; nothing needs that.)
+    """
+
+    __slots__ = ()
+    _fields: tuple = ()
+    _field_defaults: dict = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        names = tuple(vars(cls).get("__annotations__", {}))
+        if not names:
+            return  # methods only: keeps the parent's fields and constructor
+        if cls._fields:
+            raise TypeError(f"{cls.__name__}: a subclass of a record cannot add fields")
+        defaults = {}
+        for name in names:
+            if name.startswith("_"):
+                raise ValueError(f"{cls.__name__}: field names cannot start with an "
+                                 f"underscore: {name!r}")
+            if name in vars(cls):
+                defaults[name] = vars(cls)[name]
+            elif defaults:
+                raise TypeError(f"{cls.__name__}: field {name} without a default after "
+                                "fields with defaults")
+        args = ", ".join(names)
+        namespace = {"_new": tuple.__new__}
+        # The way namedtuple builds it: a real signature, so missing, extra and
+        # duplicate arguments fail as they would for any function.
+        exec(f"def __new__(_cls, {args}):\n    return _new(_cls, ({args},))", namespace)
+        new = namespace["__new__"]
+        new.__defaults__ = tuple(defaults.values()) or None
+        new.__qualname__ = f"{cls.__qualname__}.__new__"
+        new.__doc__ = f"Create new instance of {cls.__name__}({args})"
+        cls.__new__ = staticmethod(new)
+        for index, name in enumerate(names):
+            setattr(cls, name, _tuplegetter(index, f"Alias for field number {index}"))
+        cls._fields = names
+        cls._field_defaults = defaults
+        cls.__match_args__ = names
+
+    @classmethod
+    def _make(cls, iterable: Any) -> Any:
+        result = tuple.__new__(cls, iterable)
+        if len(result) != len(cls._fields):
+            raise TypeError(f"Expected {len(cls._fields)} arguments, got {len(result)}")
+        return result
+
+    def _replace(self, /, **changes: Any) -> Any:
+        result = self._make(map(changes.pop, self._fields, self))
+        if changes:
+            raise TypeError(f"Got unexpected field names: {list(changes)!r}")
+        return result
+
+    def _asdict(self) -> dict:
+        return dict(zip(self._fields, self))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
+        return f"{type(self).__name__}({inner})"
+
+    def __getnewargs__(self) -> tuple:
+        return tuple(self)
+
+
+if TYPE_CHECKING:  # type checkers know what a NamedTuple subclass is
+    from typing import NamedTuple as TupleRecord
+else:
+    TupleRecord = _TupleRecord

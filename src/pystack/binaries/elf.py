@@ -26,10 +26,13 @@ import mmap
 import os
 import stat
 import struct
-from ..records import record
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
+from ..records import TupleRecord, record
 
 from pystack.errors import ElfError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 __all__ = [
     "ElfFile",
@@ -149,13 +152,13 @@ class Note:
     desc: memoryview
 
 
-class _SymbolTable(NamedTuple):
+class _SymbolTable(TupleRecord):
     """Where a symbol table and its helpers live in the file (all file offsets).
 
     ``count`` is already capped to what fits in the file; ``count_known`` is
     False when it is only that cap (a table found through PT_DYNAMIC with no
     DT_HASH says nothing about its length).  Hash offsets are -1 when there is
-    no such hash table.  (A NamedTuple, not a dataclass: it is private, and
+    no such hash table.  (A named tuple, not a dataclass: it is private, and
     frozen dataclasses cost ~1.5 ms each at import.)
     """
 

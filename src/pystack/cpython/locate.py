@@ -29,18 +29,23 @@ from __future__ import annotations
 import os
 import time
 from ..records import field, record
-from typing import Callable, Iterator, Optional
 
 from ..binaries.elf import ElfFile
 from ..errors import ElfError, InvalidPythonProcess, MemoryReadError, PystackError
 from ..target.base import Mapping, Target
-from . import debug_offsets, scan
+from . import debug_offsets
 from .layout import PythonLayout
 from .layouts import layout_for
 from .memory import Memory
 from .. import log
 
 from ..types import StackMethod
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Callable, Iterator, Optional
+
+    from . import scan
 
 _PF_W = 2
 _PF_X = 1
@@ -175,6 +180,13 @@ def locate(target: Target, mem: Memory, methods: int = StackMethod.AUTO) -> Inte
     return _Locator(target, mem, int(methods)).run()
 
 
+def _scan():  # -> the pystack.cpython.scan module
+    # Imported on first use: it imports `re` (~5 ms), and only the fallbacks (no
+    # symbols, stripped binaries) and version checks of pre-3.11 targets need it.
+    from . import scan
+    return scan
+
+
 class _Locator:
     """One search: the binaries, what is known of each, and what was tried."""
 
@@ -263,7 +275,7 @@ class _Locator:
     @property
     def writable(self) -> scan.AddressSet:
         if self._writable is None:
-            self._writable = scan.AddressSet((m.start, m.end) for m in self.mappings
+            self._writable = _scan().AddressSet((m.start, m.end) for m in self.mappings
                                              if "w" in m.perms)
         return self._writable
 
@@ -272,6 +284,7 @@ class _Locator:
         cached = self._data.get(binary.path)
         if cached is not None:
             return cached
+        scan = _scan()
         readable = [(m.start, m.end) for m in self.mappings if "r" in m.perms]
         pieces = []
         for lo, hi in binary.data_ranges():
@@ -334,6 +347,7 @@ class _Locator:
                 version = _version_from_hex(hexversion)
                 if version:
                     return version
+        scan = _scan()  # not before: 3.11+ targets are done above, without it
         tried.append(f"file name {binary.path}")
         version = scan.version_from_name(binary.path)
         if version:
@@ -347,7 +361,7 @@ class _Locator:
 
     def looks_like_python(self, binary: PythonBinary) -> bool:
         return ("python" in os.path.basename(binary.path).lower()
-                or bool(scan.version_tags(binary.static_data())))
+                or bool(_scan().version_tags(binary.static_data())))
 
     def layout(self, version: tuple, where: str) -> PythonLayout:
         layout = layout_for(version)
@@ -417,6 +431,7 @@ class _Locator:
 
     # -- 3. the _Py_DebugOffsets cookie ------------------------------------------------------------
     def _by_debug_offsets(self) -> Optional[Interpreter]:
+        scan = _scan()
         for binary in self.scan_binaries():
             regions = self.data_regions(binary)
             cookies = scan.find_cookies(regions)
@@ -432,6 +447,7 @@ class _Locator:
     def _from_cookie(self, binary: PythonBinary, runtime: int,
                      words: scan.Words) -> Optional[Interpreter]:
         """The interpreter from a cookie, if everything around it is plausible."""
+        scan = _scan()
         try:
             hexversion = debug_offsets.peek_version(self.mem.read(runtime, 16))
         except MemoryReadError:
@@ -463,6 +479,7 @@ class _Locator:
 
     # -- 4. scan of .data/.bss ---------------------------------------------------------------------
     def _by_data_scan(self) -> Optional[Interpreter]:
+        scan = _scan()
         for binary in self.scan_binaries():
             prepared = self._prepare_scan(binary)
             if prepared is None:
@@ -505,6 +522,7 @@ class _Locator:
         the target's own debug offsets; it also gives the true head when that is a
         subinterpreter without threads (which the scan cannot validate).
         """
+        scan = _scan()
         head = scan.chain_head(found, words, layout.interpreter.next) if len(found) > 1 \
             else found[0]
         runtime = None
@@ -527,6 +545,7 @@ class _Locator:
     def _find_runtime(self, layout: PythonLayout, interps: list[int], words: scan.Words,
                       head: int) -> tuple[Optional[int], int]:
         """(address of `_PyRuntime`, head of the interpreter list), or (None, `head`)."""
+        scan = _scan()
         rt, next_offset = layout.runtime, layout.interpreter.next
         data = [r for b in self.scan_binaries() for r in self._data.get(b.path, [])]
         locations = [(interp, where) for interp in interps
@@ -567,6 +586,7 @@ class _Locator:
                 if m.path is None and "w" in m.perms and after <= m.start < after + _HEAP_WINDOW]
 
     def _scan_memory(self, ranges: list[tuple[int, int]], what: str) -> Optional[Interpreter]:
+        scan = _scan()
         if not ranges:
             self.tried.append(f"scan of {what} (none found)")
             return None

@@ -41,15 +41,18 @@ proportion to a size read from the target.
 from __future__ import annotations
 
 import struct
-import weakref
 from ..records import record
-from decimal import Context, Decimal
-from typing import Callable, Iterator, Optional
 
 from ..errors import MemoryReadError
 from .layout import ObjectLayout
 from .memory import Memory
 from .objects import ObjectError, Objects
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    import weakref
+    from decimal import Context, Decimal
+    from typing import Callable, Iterator, Optional
 
 DEFAULT_MAX_LEN = 80
 #: Nesting deeper than this is cut (CPython itself would hit its recursion limit).
@@ -72,9 +75,7 @@ _PAIR = struct.Struct("<QQ")
 _I64 = struct.Struct("<q")
 _DOUBLE = struct.Struct("<d")
 _COMPLEX = struct.Struct("<dd")
-_CTX = Context(prec=80)
-_LOG10_2 = _CTX.divide(Decimal(2).ln(_CTX), Decimal(10).ln(_CTX))
-_EPSILON = Decimal("1e-50")
+_DECIMAL: Optional[tuple[Context, Decimal, Decimal]] = None  # see _decimal_constants
 
 #: Errors that mean "this is not a valid object": the value becomes a marker.
 _BAD = (MemoryReadError, ObjectError, ValueError, OverflowError, struct.error,
@@ -243,8 +244,16 @@ _KINDS_3 = {
 _KINDS_2 = dict(_KINDS_3, int="int2", long="long", str="bytes", unicode="unicode2")
 del _KINDS_2["bytes"]
 
-_CACHES: "weakref.WeakKeyDictionary[Objects, dict[int, _TypeInfo]]" = \
-    weakref.WeakKeyDictionary()
+#: Type facts per `Objects` (so per target), made by the first render.
+_CACHES: Optional[weakref.WeakKeyDictionary[Objects, dict[int, _TypeInfo]]] = None
+
+
+def _type_caches() -> weakref.WeakKeyDictionary[Objects, dict[int, _TypeInfo]]:
+    global _CACHES
+    if _CACHES is None:
+        import weakref  # lazily: only --locals renders values, so most runs never need it
+        _CACHES = weakref.WeakKeyDictionary()
+    return _CACHES
 
 
 # -- the renderer ---------------------------------------------------------------------
@@ -263,9 +272,10 @@ class _Renderer:
         self.work = min(MAX_WORK, WORK_PER_CHAR * max_len + 4096)
         self.active: set[int] = set()  # containers being printed, for cycles
         self.depth = 0
-        cache = _CACHES.get(objects)
+        caches = _type_caches()
+        cache = caches.get(objects)
         if cache is None:
-            cache = _CACHES[objects] = {}
+            cache = caches[objects] = {}
         self.types = cache
         size = self.o.long_digit_size or 4
         self.digit_size = size
@@ -577,11 +587,12 @@ class _Renderer:
         top = self.long_digits(address, ndigits - top_count, top_count)
         if top >> (bits * (top_count - 1)) == 0:
             raise ObjectError("int not normalised")
-        ctx = _CTX
-        shift = ctx.multiply(Decimal(bits * (ndigits - top_count)), _LOG10_2)
+        from decimal import Decimal  # lazily (~2 ms): only ints of over 4300 digits get here
+        ctx, log10_2, epsilon = _decimal_constants()
+        shift = ctx.multiply(Decimal(bits * (ndigits - top_count)), log10_2)
         low = ctx.add(Decimal(top).log10(ctx), shift)
         high = ctx.add(Decimal(top + 1).log10(ctx), shift)
-        if int(ctx.subtract(low, _EPSILON)) == int(ctx.add(high, _EPSILON)):
+        if int(ctx.subtract(low, epsilon)) == int(ctx.add(high, epsilon)):
             return str(int(low) + 1)
         if ndigits > MAX_INT_READ:
             return "about " + str(int(high))
@@ -826,6 +837,16 @@ class _Renderer:
             value = mem.ptr(values + 8 * index)
             if key and value:
                 yield key, value
+
+
+def _decimal_constants() -> tuple[Context, Decimal, Decimal]:
+    """(context, log10(2), epsilon) for `_huge_decimal_length`, made on first use."""
+    global _DECIMAL
+    if _DECIMAL is None:
+        from decimal import Context, Decimal  # lazily: see _huge_decimal_length
+        ctx = Context(prec=80)
+        _DECIMAL = (ctx, ctx.divide(Decimal(2).ln(ctx), Decimal(10).ln(ctx)), Decimal("1e-50"))
+    return _DECIMAL
 
 
 def _decimal_length(value: int) -> int:

@@ -30,11 +30,15 @@ import re
 import struct
 import sys
 import time
-from typing import Iterable, Iterator, NamedTuple, Optional, TextIO
 
 from ..errors import MemoryReadError
+from ..records import TupleRecord
 from .layout import PythonLayout
 from .memory import Memory
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Iterable, Iterator, Optional, TextIO
 
 COOKIE = b"xdebugpy"
 _PTR = struct.Struct("<Q")
@@ -48,7 +52,7 @@ _PAGE_MASK = ~(PAGE - 1)
 MAX_CHECKED_THREADS = 4096
 
 
-class Region(NamedTuple):
+class Region(TupleRecord):
     """A block of target memory read once and kept to be searched."""
 
     start: int

@@ -20,7 +20,10 @@ import ctypes
 import functools
 import re
 import threading
-from typing import Callable, List, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Callable, List, Optional
 
 __all__ = ["demangle", "demangle_cxx", "demangle_rust_legacy", "demangle_rust_v0"]
 

@@ -10,9 +10,12 @@ be a guess: we return None and the caller prints the Python stack alone.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Union
 
 from ..types import NativeFrame, PyFrame
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import List, Optional, Sequence, Union
 
 EVAL_FRAMES = ("_PyEval_EvalFrameDefault", "PyEval_EvalFrameEx")
 _EVAL_PREFIXES = ("_TAIL_CALL_",)
@@ -30,7 +33,8 @@ GC_FRAMES = ("gc_collect_main", "gc_collect_with_callback", "gc_collect_full",
              "gc_collect_region", "gc_collect_increment", "_PyGC_Collect", "collect",
              "collect_with_callback", "collect_generations", "gc_collect_impl")
 
-Merged = List[Union[PyFrame, NativeFrame]]
+if TYPE_CHECKING:
+    Merged = List[Union[PyFrame, NativeFrame]]
 
 
 def base_name(symbol: str) -> str:

@@ -19,13 +19,16 @@ from __future__ import annotations
 import ctypes
 import os
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint64, c_void_p
-from ..records import record
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from ..records import TupleRecord, record
 
 from pystack.native import libdw
 from pystack.native.demangle import demangle
 from pystack.native.libdw import Dwarf_Attribute, Dwarf_Die, GElf_Sym
 from pystack.types import NativeFrame
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Dict, List, Optional, Tuple
 
 __all__ = ["RawNativeFrame", "ResolvedFrame", "Symbolizer", "UNKNOWN"]
 
@@ -39,7 +42,7 @@ _NAMING_SCOPES = frozenset(
 )
 
 
-class RawNativeFrame(NamedTuple):
+class RawNativeFrame(TupleRecord):
     """One unwound frame before symbolization.
 
     `is_activation` is libdw's DWARF "activation" flag: True for the
@@ -80,7 +83,7 @@ class _Module:
     files: Dict[int, Tuple[c_void_p, int]]
 
 
-class _Function(NamedTuple):
+class _Function(TupleRecord):
     """One function-like scope of the inline chain, innermost first."""
 
     name: str

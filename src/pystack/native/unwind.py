@@ -26,12 +26,15 @@ import stat
 import struct
 from ctypes import POINTER, byref, c_bool, c_char_p, c_uint64, c_void_p, cast, string_at
 from types import TracebackType
-from typing import BinaryIO, Dict, Iterable, List, Optional, Sequence, Union
 
 from pystack.errors import EngineError
 from pystack.native import libdw
 from pystack.native.libdw import FIND_ELF, FRAME_CALLBACK, THREAD_CALLBACK, Dwfl_Callbacks, NativeUnavailable
 from pystack.native.symbols import RawNativeFrame, ResolvedFrame, Symbolizer
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import BinaryIO, Dict, Iterable, List, Optional, Sequence, Union
 
 __all__ = ["NativeUnwinder", "RawNativeFrame", "NativeUnavailable"]
 

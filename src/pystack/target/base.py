@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 from ..records import record
-from typing import Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Optional
 
 
 @record(frozen=True)

@@ -32,9 +32,7 @@ import mmap
 import os
 import stat
 import struct
-import weakref
 from types import TracebackType
-from typing import Iterable, Iterator, NamedTuple, Optional, Sequence, Union
 
 from pystack.binaries.elf import ET_CORE, ET_DYN, ET_EXEC, PT_INTERP, PT_LOAD, PT_NOTE, ElfFile
 from pystack.errors import (
@@ -45,6 +43,7 @@ from pystack.errors import (
     MemoryReadError,
     MissingExecutableMaps,
 )
+from pystack.records import TupleRecord
 from pystack.target import corenotes, decompress
 from pystack.target.base import Mapping, Target
 from pystack.target.corenotes import (
@@ -63,6 +62,11 @@ from pystack.target.corenotes import (
     PsInfo,
     SigInfo,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    import weakref
+    from typing import Iterable, Iterator, Optional, Sequence, Union
 
 __all__ = ["CoreFile", "PrStatus", "PsInfo", "SigInfo", "FileMapping"]
 
@@ -90,7 +94,7 @@ _MAX_NOTE_AREA = 1 << 16
 _PSEUDO_PREFIXES = ("/dev/", "/memfd:", "/SYSV", "/anon_hugepage")
 
 
-class _Segment(NamedTuple):
+class _Segment(TupleRecord):
     """One PT_LOAD of the core: `present` bytes from `offset` are in the file."""
 
     start: int
@@ -101,7 +105,7 @@ class _Segment(NamedTuple):
     clipped: bool  # the file ends before p_filesz bytes (a truncated core)
 
 
-class _BackingFile(NamedTuple):
+class _BackingFile(TupleRecord):
     """A file NT_FILE names, mapped once so reads of absent memory are slices of it."""
 
     path: str  # where it was opened (the host path)
@@ -252,6 +256,8 @@ class CoreFile(Target):
             raise EngineError(f"{self.path}: permission denied", corefile=self.path)
 
     def _decompress(self, fmt: str) -> None:
+        import weakref  # lazily: only a compressed core needs it
+
         result = decompress.decompress_to_tempfile(self.path, fmt)
         self.compression = fmt
         self.core_path = result.path
@@ -320,7 +326,7 @@ class CoreFile(Target):
         self._segments = segments
         self._segment_starts = [s.start for s in segments]
         # Parallel lists for the fast path of `read` (plain list indexing is
-        # several times cheaper than NamedTuple attribute access).
+        # several times cheaper than named-tuple attribute access).
         self._data_ends = [min(s.start + s.present, _ADDRESS_LIMIT) for s in segments]
         self._deltas = [s.start - s.offset for s in segments]
 

@@ -1,7 +1,7 @@
 """Parsers for the payloads of the notes a Linux core file carries.
 
 Each parser takes the descriptor bytes of one note (owner "CORE") and returns a
-small NamedTuple (not a dataclass: a frozen dataclass costs about a millisecond
+small named tuple, a `TupleRecord` (not a dataclass: a frozen dataclass costs about a millisecond
 of import time each, and these are created once per core).  They are pure functions over bytes, kept apart from the core
 reader so that they can be tested on hand-built payloads and fuzzed: a core is
 untrusted input, and every parser here either returns a value or raises
@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import NamedTuple, Optional
 
 from pystack.errors import EngineError
+from pystack.records import TupleRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Optional
 
 __all__ = [
     "CoreNoteError",
@@ -108,7 +112,7 @@ class CoreNoteError(EngineError):
     """A note of the core file is too short or inconsistent to be parsed."""
 
 
-class PrStatus(NamedTuple):
+class PrStatus(TupleRecord):
     """NT_PRSTATUS: one thread of the core."""
 
     pid: int  # the thread id (tid)
@@ -133,7 +137,7 @@ class PrStatus(NamedTuple):
         return self.pid
 
 
-class PsInfo(NamedTuple):
+class PsInfo(TupleRecord):
     """NT_PRPSINFO: the process as `ps` would have shown it at the crash."""
 
     state: int  # pr_state: 0 running, 1 sleeping, 2 disk sleep, 4 zombie, 8 stopped...
@@ -151,7 +155,7 @@ class PsInfo(NamedTuple):
     psargs: str  # the command line, NULs replaced by spaces, at most 79 characters
 
 
-class SigInfo(NamedTuple):
+class SigInfo(TupleRecord):
     """NT_SIGINFO: the signal that killed the process (or stopped it, for gcore)."""
 
     signo: int
@@ -168,7 +172,7 @@ class SigInfo(NamedTuple):
         return self.sender_pid is not None
 
 
-class FileMapping(NamedTuple):
+class FileMapping(TupleRecord):
     """One NT_FILE entry: a file-backed range of the address space."""
 
     start: int

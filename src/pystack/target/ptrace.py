@@ -21,7 +21,10 @@ import os
 
 import signal
 from ..records import record
-from typing import Optional, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from typing import Optional, Sequence
 
 # Requests (linux/ptrace.h).  Only the SEIZE family is used: unlike
 # PTRACE_ATTACH it does not send SIGSTOP, so attaching cannot create a signal
