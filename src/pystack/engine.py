@@ -109,6 +109,10 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
                 mode: NativeReportingMode) -> List[PyThread]:
     """Give every thread its native frames (outermost first), plumbing removed.
 
+    Eval-loop frames keep only their symbol and library (file "???", line 0): the
+    merge replaces them with Python frames, and their source lines are the costliest
+    DWARF lookups of a dump.
+
     With NativeReportingMode.ALL, threads the interpreter does not know (started from C)
     are added with their native frames only.
     """
@@ -120,6 +124,14 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
     def native_of(tid: int) -> list:
         frames = []
         for raw in unwinder.unwind(tid):  # innermost first
+            # Frames the merge replaces or hides are known by their symbol; only the
+            # frames that are printed get file, line and inlined callees from DWARF.
+            head = unwinder.function_of(raw)
+            if head is not None and is_eval_frame(head):
+                frames.append(head)
+                continue
+            if head is not None and is_plumbing(head, libraries):
+                continue
             chain = unwinder.symbolize(raw)  # inlined callees first, the function last
             if not chain:
                 continue

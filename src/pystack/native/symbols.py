@@ -119,6 +119,22 @@ class Symbolizer:
         return [ResolvedFrame(f.address, f.symbol, f.path, f.linenumber, f.colnumber, f.library, f.inlined)
                 for f in cached]
 
+    def function_of(self, frame: RawNativeFrame) -> Optional[ResolvedFrame]:
+        """The frame's function by its ELF symbol alone (no file or line), or None.
+
+        Enough to tell an eval-loop or plumbing frame, which the merge replaces or
+        hides: their source lines would cost the DWARF of the interpreter's largest
+        compilation units (ceval.c's line table and DIEs: most of a --native dump).
+        """
+        lookup = frame.lookup_pc
+        mod = self._lib.dwfl_addrmodule(self._dwfl, lookup)
+        if not mod:
+            return None
+        symbol = self._elf_symbol(mod, lookup)
+        if symbol is None:
+            return None
+        return ResolvedFrame(frame.pc, symbol, UNKNOWN, 0, 0, self._module(mod).library)
+
     def module_path(self, pc: int) -> Optional[str]:
         """The file the module containing `pc` was opened from, else its name."""
         mod = self._lib.dwfl_addrmodule(self._dwfl, pc)

@@ -348,6 +348,11 @@ class NativeUnwinder:
         self._session()
         return self.symbolizer.symbolize(frame)
 
+    def function_of(self, frame: RawNativeFrame) -> Optional[ResolvedFrame]:
+        """The frame's function by ELF symbol only (see `Symbolizer.function_of`)."""
+        self._session()
+        return self.symbolizer.function_of(frame)
+
     def module_path(self, pc: int) -> Optional[str]:
         """The file the module containing `pc` was loaded from (its name if not opened)."""
         self._session()
