@@ -386,6 +386,75 @@ def test_signal_handlers_installed_and_restored(spawn: Callable[..., Proc]) -> N
     assert live._REGISTRY == []
 
 
+def test_attach_from_a_non_main_thread_installs_no_handlers(spawn: Callable[..., Proc]) -> None:
+    import threading
+
+    t = spawn(THREADS)
+    t.message()
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    seen: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            with LiveProcess(t.pid) as lp:
+                seen["stopped"] = procfs.is_process_stopped(t.pid)
+                seen["handlers"] = {s: signal.getsignal(s) for s in before}
+                seen["registry"] = list(live._REGISTRY) == [lp]
+                seen["previous"] = dict(live._PREVIOUS)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            seen["error"] = exc
+
+    th = threading.Thread(target=work)
+    th.start()
+    th.join(30)
+    assert "error" not in seen, seen.get("error")
+    assert seen == {"stopped": True, "handlers": before, "registry": True, "previous": {}}
+    assert {s: signal.getsignal(s) for s in before} == before
+    assert live._REGISTRY == [] and live._PREVIOUS == {}
+    assert_running(t.pid)
+
+
+RAW_THREAD_TRACER = """
+import _thread, json, signal, sys
+from pystack.target import live, procfs
+target = int(sys.argv[1])
+result = {"threading_loaded": "threading" in sys.modules}
+done = _thread.allocate_lock()
+done.acquire()
+def work():
+    try:
+        with live.LiveProcess(target):
+            result["stopped"] = procfs.is_process_stopped(target)
+            result["handler_is_ours"] = signal.getsignal(signal.SIGINT) is live._on_signal
+            result["previous"] = len(live._PREVIOUS)
+    except BaseException as exc:
+        result["error"] = repr(exc)
+    finally:
+        done.release()
+_thread.start_new_thread(work, ())
+done.acquire()
+result["registry"] = len(live._REGISTRY)
+result["running"] = not procfs.is_process_stopped(target)
+print(json.dumps(result), flush=True)
+"""
+
+
+def test_attach_from_a_raw_thread_without_threading(spawn: Callable[..., Proc]) -> None:
+    """A thread started with `_thread` (threading never imported) is not the main
+    thread either: `_signal.signal` refuses, and attaching goes on without handlers."""
+    t = spawn(THREADS)
+    t.message()
+    tracer = Proc([sys.executable, "-c", RAW_THREAD_TRACER, str(t.pid)], env=tracer_env())
+    try:
+        result = tracer.message(timeout=30)
+        assert tracer.popen.wait(5) == 0
+    finally:
+        tracer.kill()
+    assert result == {"threading_loaded": False, "stopped": True, "handler_is_ours": False,
+                      "previous": 0, "registry": 0, "running": True}
+    assert_running(t.pid)
+
+
 def test_sigint_in_process_detaches_before_keyboardinterrupt(spawn: Callable[..., Proc]) -> None:
     t = spawn(THREADS)
     t.message()

@@ -203,6 +203,10 @@ class Objects:
 
     def _key_is(self, key: int, wanted: str) -> bool:
         try:
+            # Lengths first: one read rejects almost every key (sys.modules has hundreds).
+            if not self.layout.is_python2 and \
+                    self.mem.i64(key + self.o.unicode_length) != len(wanted):
+                return False
             return self.read_str(key, len(wanted) + 1) == wanted
         except (ObjectError, MemoryReadError):
             return False

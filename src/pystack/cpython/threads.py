@@ -14,7 +14,6 @@ from .frames import FrameReader, RawFrame
 from .locate import Interpreter
 from .memory import Memory
 from .objects import ObjectError, Objects
-from .variables import frame_variables
 from .. import log
 
 TYPE_CHECKING = False
@@ -207,6 +206,10 @@ class ThreadReader:
 
     def variables(self, frames: list[RawFrame]) -> dict[int, tuple[dict, dict]]:
         """Arguments and locals of every readable frame, by frame address."""
+        # Only --locals needs them: importing variables (and reprs) costs
+        # every other run about a millisecond.
+        from .variables import frame_variables
+
         found = {}
         for raw in frames:
             if raw.code is None or raw.is_shim or raw.corrupted:

@@ -29,11 +29,15 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import signal
-import threading
+import sys
 import time
+
+# The C modules behind `signal` and `threading`: the same functions and int
+# constants, without what signal.py (IntEnums) and threading.py cost at import
+# (1-3 ms and ~1.5 ms of every start).
+import _signal
+import _thread
 from ..records import record
-from types import FrameType, TracebackType
 
 from pystack.errors import (
     AlreadyTraced,
@@ -50,6 +54,7 @@ from pystack.target.base import Mapping, Target
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
+    from types import FrameType, TracebackType
     from typing import Any, Callable, Optional, Union
 
 #: How long one attach round may wait for the tasks it interrupted to stop.
@@ -115,7 +120,7 @@ class LiveProcess(Target):
         self._validate()
         self._entered = True
         if self.stop:
-            self._tracer_thread = threading.get_native_id()
+            self._tracer_thread = _thread.get_native_id()
             _register(self)
             try:
                 self._attach()
@@ -247,6 +252,8 @@ class LiveProcess(Target):
 
     def _check_not_released(self) -> None:
         if self._released_by_signal is not None:
+            import signal  # only for this rare message
+
             name = signal.Signals(self._released_by_signal).name
             raise EngineError(f"interrupted by {name} while stopping process {self.pid}")
 
@@ -361,7 +368,7 @@ class LiveProcess(Target):
         after `stop_timeout` stays traced until our process exits, when the
         kernel detaches it.
         """
-        if self._tasks and self._tracer_thread not in (None, threading.get_native_id()):
+        if self._tasks and self._tracer_thread not in (None, _thread.get_native_id()):
             raise RuntimeError(
                 "LiveProcess must be detached from the OS thread that attached it "
                 "(ptrace attachments belong to a thread)"
@@ -615,11 +622,19 @@ if TYPE_CHECKING:
 
 _REGISTRY: list[LiveProcess] = []
 _PREVIOUS: dict[int, _Handler] = {}
-_HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_HANDLED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 
 
 def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
+    """Whether this thread may install signal handlers, as far as `threading` knows.
+
+    `threading` is only asked if something imported it already (importing it
+    costs ~1.5 ms of every start).  Without it no `threading.Thread` exists, so
+    this is the main thread, unless threads were started with `_thread`
+    directly; `_signal.signal` refusing (ValueError) is handled for that case.
+    """
+    threading = sys.modules.get("threading")
+    return threading is None or threading.current_thread() is threading.main_thread()
 
 
 def _register(lp: LiveProcess) -> None:
@@ -627,13 +642,18 @@ def _register(lp: LiveProcess) -> None:
     if _PREVIOUS or not _in_main_thread():
         return
     for sig in _HANDLED_SIGNALS:
-        prev = signal.getsignal(sig)
+        prev = _signal.getsignal(sig)
         # SIG_IGN: the signal cannot interrupt us.  None: a handler installed
         # from C that we could not restore; leave it alone.
-        if prev is None or prev == signal.SIG_IGN:
+        if prev is None or prev == _signal.SIG_IGN:
             continue
+        try:
+            _signal.signal(sig, _on_signal)
+        except ValueError:
+            # "signal only works in main thread of the main interpreter": not
+            # the main thread after all, so no handlers (none were installed).
+            return
         _PREVIOUS[sig] = prev
-        signal.signal(sig, _on_signal)
 
 
 def _unregister(lp: LiveProcess) -> None:
@@ -642,15 +662,18 @@ def _unregister(lp: LiveProcess) -> None:
     if _REGISTRY or not _PREVIOUS or not _in_main_thread():
         return
     for sig, prev in list(_PREVIOUS.items()):
-        if signal.getsignal(sig) is _on_signal:
-            signal.signal(sig, prev)
+        if _signal.getsignal(sig) is _on_signal:
+            try:
+                _signal.signal(sig, prev)
+            except ValueError:
+                return  # not the main thread after all: it alone can restore them
         del _PREVIOUS[sig]
 
 
 def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
     """Detach everything this thread holds, then act as the previous handler would."""
-    prev = _PREVIOUS.get(signum, signal.SIG_DFL)
-    me = threading.get_native_id()
+    prev = _PREVIOUS.get(signum, _signal.SIG_DFL)
+    me = _thread.get_native_id()
     for lp in list(_REGISTRY):
         if lp._tracer_thread == me:
             try:
@@ -659,7 +682,7 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
                 pass
     if callable(prev):
         prev(signum, frame)
-    elif prev == signal.SIG_DFL:
+    elif prev == _signal.SIG_DFL:
         # Die (or stop) from the signal exactly as if we had not caught it.
-        signal.signal(signum, signal.SIG_DFL)
+        _signal.signal(signum, _signal.SIG_DFL)
         os.kill(os.getpid(), signum)

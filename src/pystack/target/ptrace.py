@@ -19,7 +19,9 @@ import ctypes
 import errno
 import os
 
-import signal
+# The C module behind `signal` (same constants); signal.py builds IntEnums at
+# import, which costs 1-3 ms of every start.
+import _signal
 from ..records import record
 
 TYPE_CHECKING = False
@@ -164,10 +166,12 @@ class WaitStatus:
         return f"status(0x{self.raw:x})"
 
 
-_STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
+_STOP_SIGNALS = frozenset({_signal.SIGSTOP, _signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU})
 
 
 def _signame(sig: int) -> str:
+    import signal  # diagnostics only: not worth its import time at start-up
+
     try:
         return signal.Signals(sig).name
     except ValueError:

@@ -5,7 +5,7 @@ only when a target of that version is met, so a dump costs one small import.
 """
 from __future__ import annotations
 
-import importlib
+import sys
 
 from ..layout import PythonLayout
 from ... import log
@@ -18,6 +18,20 @@ if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every sta
 #: Versions with a generated table, oldest first.
 KNOWN = [(2, 7), (3, 6), (3, 7), (3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13),
          (3, 14), (3, 15)]
+
+
+def _table(key: tuple):
+    """The generated module of `key` (major, minor), imported on first use.
+
+    `__import__` + `sys.modules` rather than importlib.import_module: importing
+    importlib (and the warnings module it pulls in) costs every start ~1 ms.
+    """
+    name = f"{__name__}.v{key[0]}_{key[1]}"
+    module = sys.modules.get(name)
+    if module is None:
+        __import__(name)
+        module = sys.modules[name]
+    return module
 
 
 def layout_for(version: tuple) -> Optional[PythonLayout]:
@@ -34,7 +48,7 @@ def layout_for(version: tuple) -> Optional[PythonLayout]:
         log.warning("CPython %d.%d is newer than any layout pystack knows; "
                     "using %d.%d's with the target's debug offsets", *key, *newer[-1])
         key = newer[-1]
-    module = importlib.import_module(f".v{key[0]}_{key[1]}", __name__)
+    module = _table(key)
     layout: PythonLayout = module.LAYOUT
     if key != tuple(version[:2]):
         layout = layout.replace(version=tuple(version[:2]))
@@ -47,5 +61,5 @@ def debug_offsets_schema(version: tuple) -> Optional[dict]:
     candidates = [v for v in KNOWN if v <= key and v >= (3, 13)]
     if not candidates:
         return None
-    module = importlib.import_module(f".v{candidates[-1][0]}_{candidates[-1][1]}", __name__)
+    module = _table(candidates[-1])
     return getattr(module, "DEBUG_OFFSETS_SCHEMA", None)
