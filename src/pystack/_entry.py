@@ -18,5 +18,10 @@ def _interrupted(signum, frame):
 
 def main() -> None:
     _signal.signal(_signal.SIGINT, _interrupted)
+    # A dump lives for a fraction of a second and builds no cycles worth freeing; the
+    # cyclic collector would only walk what imports and the walk allocate (a few % of
+    # a run). Library users keep theirs: only the command turns it off.
+    import gc
+    gc.disable()
     from .cli import console_main
     console_main()

@@ -7,6 +7,8 @@ corrupted, so whatever could be trusted is still printed.
 """
 from __future__ import annotations
 
+import struct
+
 from ..records import record
 
 from ..errors import MemoryReadError
@@ -27,6 +29,9 @@ MAX_FRAMES = 100_000
 MAX_TOTAL_FRAMES = 1 << 18
 #: Bytes of code object data (line tables, names) kept in the cache at most.
 MAX_CODE_CACHE_BYTES = 64 << 20
+MAX_CACHED_LOCATIONS = 1 << 16
+_PTR = struct.Struct("<Q")
+_I32 = struct.Struct("<i")
 
 
 _TEXT_TYPES = frozenset({"str", "unicode"})
@@ -60,6 +65,7 @@ class FrameReader:
         self.objects = objects
         self.layout = layout
         self._codes: dict[int, _CodeInfo] = {}
+        self._locations: dict[tuple[int, int], LocationInfo] = {}
         self._cached_bytes = 0
         self.frames_left = MAX_TOTAL_FRAMES
 
@@ -114,7 +120,15 @@ class FrameReader:
 
     def describe(self, code: int, instruction: int) -> PyCodeObject:
         info = self.code_info(code)
-        return PyCodeObject(info.filename, info.scope, self.location(info, instruction))
+        # Recursion and many threads parked in one place decode the same spot again
+        # and again: a 1000-frame recursion is 1000 frames but only 2-3 positions.
+        key = (code, instruction)
+        location = self._locations.get(key)
+        if location is None:
+            if len(self._locations) > MAX_CACHED_LOCATIONS:
+                self._locations.clear()
+            location = self._locations[key] = self.location(info, instruction)
+        return PyCodeObject(info.filename, info.scope, location)
 
     # -- chains -----------------------------------------------------------------------
     def first_frame(self, tstate: int) -> int:
@@ -150,6 +164,10 @@ class FrameReader:
 
     def _walk_frame_objects(self, address: int) -> list[RawFrame]:
         f = self.layout.frame_object
+        first = min(f.f_code, f.f_lasti, f.f_back)  # one read per frame for all three
+        span = max(f.f_code, f.f_lasti, f.f_back) + 8 - first
+        at_code, at_lasti, at_back = f.f_code - first, f.f_lasti - first, f.f_back - first
+        unpack_ptr, unpack_i32 = _PTR.unpack_from, _I32.unpack_from
         frames: list[RawFrame] = []
         seen: set[int] = set()
         while address and len(frames) < MAX_FRAMES:
@@ -158,10 +176,11 @@ class FrameReader:
                 break
             seen.add(address)
             try:
-                code = self.mem.ptr(address + f.f_code)
-                lasti = self.mem.i32(address + f.f_lasti)
+                fields = self.mem.read(address + first, span)
+                code = unpack_ptr(fields, at_code)[0]
+                lasti = unpack_i32(fields, at_lasti)[0]
                 described = self.describe(code, lasti)
-                nxt = self.mem.ptr(address + f.f_back)
+                nxt = unpack_ptr(fields, at_back)[0]
             except (MemoryReadError, ObjectError):
                 frames.append(RawFrame(address, None, True, False, corrupted=True))
                 break
@@ -175,6 +194,16 @@ class FrameReader:
         shim_owners = lay.shim_owners
         code_mask = ~7 if lay.tagged_code_pointer else ~0
         unit = lay.constants.code_unit_size
+        # The fields a walk needs, fetched with one read per frame.
+        used = [f.owner, f.previous, f.code, f.instr_ptr]
+        if f.is_entry is not None:
+            used.append(f.is_entry)
+        first = min(used)
+        span = max(used) + 8 - first
+        at_owner, at_previous = f.owner - first, f.previous - first
+        at_code, at_instr = f.code - first, f.instr_ptr - first
+        at_entry = f.is_entry - first if f.is_entry is not None else None
+        unpack_ptr = _PTR.unpack_from
         frames: list[RawFrame] = []
         seen: set[int] = set()
         while address and len(frames) < MAX_FRAMES:
@@ -183,17 +212,18 @@ class FrameReader:
                 break
             seen.add(address)
             try:
-                owner = self.mem.u8(address + f.owner)
-                nxt = self.mem.ptr(address + f.previous)
+                fields = self.mem.read(address + first, span)
+                owner = fields[at_owner]
+                nxt = unpack_ptr(fields, at_previous)[0]
                 if owner in shim_owners:
                     frames.append(RawFrame(address, None, False, True))
                     address = nxt
                     continue
-                code = self.mem.ptr(address + f.code) & code_mask
-                instr = self.mem.ptr(address + f.instr_ptr)
+                code = unpack_ptr(fields, at_code)[0] & code_mask
+                instr = unpack_ptr(fields, at_instr)[0]
                 index = (instr - (code + lay.code.code_adaptive)) // unit
                 described = self.describe(code, index)
-                is_entry = bool(self.mem.u8(address + f.is_entry)) if f.is_entry is not None else False
+                is_entry = bool(fields[at_entry]) if at_entry is not None else False
             except (MemoryReadError, ObjectError):
                 frames.append(RawFrame(address, None, False, False, corrupted=True))
                 break
