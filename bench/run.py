@@ -28,6 +28,7 @@ import report  # noqa: E402
 import scenarios  # noqa: E402
 import targets  # noqa: E402
 import tools  # noqa: E402
+from measure import run_once as measure_once  # noqa: E402
 from runner import ScenarioResult, Settings, measure  # noqa: E402
 
 REPO = os.path.dirname(HERE)
@@ -99,6 +100,7 @@ def main(argv: list[str]) -> int:
     elapsed = (datetime.datetime.now() - started).total_seconds()
     table = report.build(results, tool_names)
     about = describe(chosen_interps, peers, settings, elapsed)
+    about.append(start_up_floor(peers, settings))
     print()
     print(report.as_markdown(table) if args.markdown else report.as_text(table))
     print()
@@ -150,6 +152,24 @@ def describe(interps: list[interpreters.Interpreter], peers: peer_setup.Peers,
         f"after one warm-up; ratios are ours/peer (below 1: ours is faster). "
         f"Whole run: {elapsed / 60:.1f} min.",
     ]
+
+
+def start_up_floor(peers: peer_setup.Peers, settings: Settings) -> str:
+    """What any Python tool started the way both pystacks are pays before its own code.
+
+    pip's console script is an interpreter start in a venv plus `import re`; timed the
+    same way as the tools, it is the floor under every Python-only cell of the table.
+    """
+    if not peers.our_script:
+        return ""
+    python = os.path.join(os.path.dirname(peers.our_script), "python")
+    argv = [python, "-c", "import re, sys"]
+    env = tools.base_env()
+    measure_once(argv, env, settings.timeout, HERE)  # warm-up
+    runs = sorted(measure_once(argv, env, settings.timeout, HERE).seconds
+                  for _ in range(settings.runs))
+    return (f"Start-up floor (a venv interpreter running pip's console-script preamble, "
+            f"`import re`): median {runs[len(runs) // 2]:.3f} s.")
 
 
 def _our_version() -> str:
