@@ -374,6 +374,18 @@ def test_exception_inside_with_detaches(spawn: Callable[..., Proc]) -> None:
     assert_running(t.pid)
 
 
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """SIGINT as an interactive Python has it: a shell's background job inherits it
+    ignored, and then (rightly) no handler is installed for it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("default_sigint")
 def test_signal_handlers_installed_and_restored(spawn: Callable[..., Proc]) -> None:
     t = spawn(SLEEPER)
     t.message()
@@ -455,6 +467,7 @@ def test_attach_from_a_raw_thread_without_threading(spawn: Callable[..., Proc]) 
     assert_running(t.pid)
 
 
+@pytest.mark.usefixtures("default_sigint")
 def test_sigint_in_process_detaches_before_keyboardinterrupt(spawn: Callable[..., Proc]) -> None:
     t = spawn(THREADS)
     t.message()
