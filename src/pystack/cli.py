@@ -199,12 +199,13 @@ def parse_plain(argv: Sequence[str]) -> Optional[PlainArgs]:
                 if not rest or rest[0].startswith("-"):
                     return None
                 value = rest.pop(0)
+            if name == "--locals-max-length":
+                # argparse checks every occurrence, not only the one that counts
+                value = _plain_number(value)
+                if value is None:
+                    return None
             setattr(args, valued[name], value)
     args.verbose = verbose
-    length = _plain_number(str(args.locals_max_length))
-    if length is None:
-        return None
-    args.locals_max_length = length
     if command == "remote":
         if len(positionals) != 1:
             return None

@@ -111,6 +111,7 @@ def test_plain_parse_reads_what_operators_type(argv):
     ["remote", "--help"], ["remote", "--nat", "12"], ["core", "a", "--native", "b"],
     ["core", "c", "--lib-search-path", "a", "--lib-search-root", "b"], ["remote", "0"],
     ["remote", "--", "12"], [], ["-h"],
+    ["remote", "12", "--locals-max-length", "x", "--locals-max-length", "5"],
 ])
 def test_anything_else_goes_to_argparse(argv):
     assert parse_plain(argv) is None
