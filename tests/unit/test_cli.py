@@ -82,11 +82,18 @@ def _same(plain, reference) -> None:
     assert {f: getattr(plain, f) for f in fields} == {f: getattr(reference, f) for f in fields}
 
 
+# Options with a value next to it, good or bad: what single tokens rarely line up into.
+_PAIRS = [["--locals-max-length", "x"], ["--locals-max-length", "5"],
+          ["--locals-max-length", "-1"], ["--lib-search-path", "/a"],
+          ["--lib-search-root", "/r"], ["--lib-search-path", "-x"], ["-v", "remote"]]
+
+
 @settings(max_examples=1000, deadline=None)
-@given(st.lists(st.sampled_from(_TOKENS), max_size=8),
+@given(st.lists(st.one_of(st.sampled_from(_TOKENS).map(lambda token: [token]),
+                          st.sampled_from(_PAIRS)), max_size=6),
        st.sampled_from([[], ["remote"], ["core"], ["remote", "12"], ["core", "c.core"]]))
-def test_plain_parse_agrees_with_argparse(tokens, start):
-    argv = start + tokens
+def test_plain_parse_agrees_with_argparse(pieces, start):
+    argv = start + [token for piece in pieces for token in piece]
     plain = parse_plain(argv)
     reference = _by_argparse(argv)
     if plain is not None:
