@@ -34,6 +34,8 @@ class Objects:
         self.layout = layout
         self.o = layout.objects
         self._type_names: dict[int, str] = {}
+        #: (shared keys object, name) -> the key's str object, once compared by text.
+        self._shared_keys: dict[tuple[int, str], int] = {}
         #: Dict entries that may still be examined, when a caller bounds its work.
         self.budget: Optional[int] = None
 
@@ -250,7 +252,14 @@ class Objects:
         keys = self.mem.ptr(tp + self.o.ht_cached_keys)
         if not keys:
             return None
+        # Instances of one class share its keys: after the first lookup the key is
+        # known by address (a hundred threads' names, one text comparison).
+        known = self._shared_keys.get((keys, name))
         for key, value in self.keys_items(keys, values):
-            if self._key_is(key, name):
+            if known is not None:
+                if key == known:
+                    return value
+            elif self._key_is(key, name):
+                self._shared_keys[(keys, name)] = key
                 return value
         return None
