@@ -111,7 +111,8 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
 
     Eval-loop frames keep only their symbol and library (file "???", line 0): the
     merge replaces them with Python frames, and their source lines are the costliest
-    DWARF lookups of a dump.
+    DWARF lookups of a dump. So do, with NativeReportingMode.LAST, the frames above
+    the innermost eval-loop call, which that mode does not print.
 
     With NativeReportingMode.ALL, threads the interpreter does not know (started from C)
     are added with their native frames only.
@@ -121,16 +122,24 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
     libraries = _python_libraries(threads, target)
     version = threads[0].python_version if threads else None
 
+    # --native-last prints only the native frames below the innermost Python frame.
+    only_innermost = mode == NativeReportingMode.LAST
+
     def native_of(tid: int) -> list:
         frames = []
+        below_python = True  # no eval-loop frame met yet (walking innermost first)
         for raw in unwinder.unwind(tid):  # innermost first
             # Frames the merge replaces or hides are known by their symbol; only the
             # frames that are printed get file, line and inlined callees from DWARF.
             head = unwinder.function_of(raw)
             if head is not None and is_eval_frame(head):
                 frames.append(head)
+                below_python = False
                 continue
             if head is not None and is_plumbing(head, libraries):
+                continue
+            if head is not None and only_innermost and not below_python:
+                frames.append(head)  # never printed: its symbol is enough
                 continue
             chain = unwinder.symbolize(raw)  # inlined callees first, the function last
             if not chain:
