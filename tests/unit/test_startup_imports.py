@@ -25,7 +25,7 @@ from pystack.render.core_header import signal_name  # noqa: E402
 from pystack.target import ptrace  # noqa: E402
 
 #: The modules a plain `pystack remote`/`pystack core` start must not load.
-AVOIDED = ("signal", "threading", "importlib", "warnings",
+AVOIDED = ("signal", "threading", "importlib", "warnings", "argparse",
            "pystack.cpython.reprs", "pystack.cpython.variables")
 
 #: What the command imports before it looks at a target.

@@ -37,6 +37,13 @@ _I32 = struct.Struct("<i")
 _TEXT_TYPES = frozenset({"str", "unicode"})
 
 
+def _one_read(*offsets: int) -> tuple[int, int]:
+    """(first offset, size) of the one read per frame that covers every field a walk
+    uses, each taken as up to 8 bytes: a read per field would be five per frame."""
+    first = min(offsets)
+    return first, max(offsets) + 8 - first
+
+
 @record
 class RawFrame:
     """One frame as read from memory, before it is linked into `PyFrame`s."""
@@ -164,8 +171,7 @@ class FrameReader:
 
     def _walk_frame_objects(self, address: int) -> list[RawFrame]:
         f = self.layout.frame_object
-        first = min(f.f_code, f.f_lasti, f.f_back)  # one read per frame for all three
-        span = max(f.f_code, f.f_lasti, f.f_back) + 8 - first
+        first, span = _one_read(f.f_code, f.f_lasti, f.f_back)
         at_code, at_lasti, at_back = f.f_code - first, f.f_lasti - first, f.f_back - first
         unpack_ptr, unpack_i32 = _PTR.unpack_from, _I32.unpack_from
         frames: list[RawFrame] = []
@@ -194,12 +200,10 @@ class FrameReader:
         shim_owners = lay.shim_owners
         code_mask = ~7 if lay.tagged_code_pointer else ~0
         unit = lay.constants.code_unit_size
-        # The fields a walk needs, fetched with one read per frame.
         used = [f.owner, f.previous, f.code, f.instr_ptr]
         if f.is_entry is not None:
             used.append(f.is_entry)
-        first = min(used)
-        span = max(used) + 8 - first
+        first, span = _one_read(*used)
         at_owner, at_previous = f.owner - first, f.previous - first
         at_code, at_instr = f.code - first, f.instr_ptr - first
         at_entry = f.is_entry - first if f.is_entry is not None else None

@@ -102,6 +102,9 @@ class Symbolizer:
         self._modules: Dict[int, _Module] = {}
         self._frames: Dict[Tuple[int, bool], List[ResolvedFrame]] = {}
         self._prefixes: Dict[int, str] = {}
+        # By lookup pc: `function_of` classifies every frame first, and the frames
+        # then printed are symbolized in full, which needs the same symbol again.
+        self._symbols: Dict[int, Optional[str]] = {}
 
     # ------------------------------------------------------------ public
 
@@ -192,6 +195,13 @@ class Symbolizer:
 
     def _elf_symbol(self, mod: int, address: int) -> Optional[str]:
         """The demangled ELF symbol covering `address` (None if there is none)."""
+        if address in self._symbols:
+            return self._symbols[address]
+        symbol = self._symbol_of(mod, address)
+        self._symbols[address] = symbol
+        return symbol
+
+    def _symbol_of(self, mod: int, address: int) -> Optional[str]:
         offset = c_uint64()
         sym = GElf_Sym()
         raw = self._lib.dwfl_module_addrinfo(mod, address, byref(offset), byref(sym), None, None, None)

@@ -72,7 +72,8 @@ def _sysroots(paths: Iterable[Optional[str]]) -> List[str]:
             cut = path.find(marker)
             if cut >= 0:
                 root = path[:cut]
-                if root and os.path.isdir(os.path.join(root, _DEBUG_DIR.lstrip("/"))):
+                debug_dir = _under(root, _DEBUG_DIR)
+                if debug_dir is not None and os.path.isdir(debug_dir):
                     roots.append(root)
                 break
     return list(dict.fromkeys(roots))
