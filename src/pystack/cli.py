@@ -56,6 +56,11 @@ def _native_and_more(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exhaustive", action="store_true",
                         help="Use all possible methods to obtain the Python stack info "
                              "(may be slow)")
+    parser.add_argument("--json", action="store_true",
+                        help="Print one JSON document (schema in README) instead of text")
+    parser.add_argument("--group", action="store_true",
+                        help="Print threads whose stacks are identical once, with how many "
+                             "share them and their tids (text output)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +129,7 @@ class PlainArgs:
         self.no_color = False
         self.native = self.native_all = self.native_last = False
         self.locals = self.exhaustive = False
+        self.json = self.group = False
         self.locals_max_length = 80
         if command == "remote":
             self.pid = 0
@@ -137,7 +143,7 @@ class PlainArgs:
 
 _FLAGS = {"--no-color": "no_color", "--native": "native", "--native-all": "native_all",
           "--native-last": "native_last", "--locals": "locals",
-          "--exhaustive": "exhaustive"}
+          "--exhaustive": "exhaustive", "--json": "json", "--group": "group"}
 _VALUED = {"--locals-max-length": "locals_max_length"}
 _COMMAND_FLAGS = {"remote": {"--no-block": "no_block"}, "core": {}}
 _COMMAND_VALUED = {"remote": {}, "core": {"--lib-search-path": "lib_search_path",
@@ -241,57 +247,71 @@ def _render_native(mode) -> str:
     return "last" if mode == NativeReportingMode.LAST else "all"
 
 
-def _remote(args: argparse.Namespace, out) -> int:
-    from .engine import StackMethod, get_process_threads
-    from .render.text import SourceLines, TextRenderer, use_color
+def _remote(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
+    from .engine import StackMethod, dump_process
+    from .render.text import SourceLines
 
     method = StackMethod.ALL if args.exhaustive else StackMethod.AUTO
     native = _native_mode(args)
     if args.no_block and native.value:
         raise _UsageError("--native cannot be used with --no-block: native stacks "
                           "need the threads stopped")
-    threads = get_process_threads(args.pid, stop_process=not args.no_block,
-                                  native_mode=native, locals=args.locals, method=method,
-                                  max_value_length=args.locals_max_length)
+    dump = dump_process(args.pid, stop_process=not args.no_block, native_mode=native,
+                        locals=args.locals, method=method,
+                        max_value_length=args.locals_max_length)
     # Source lines are read after the target runs again, through its own root.
     root = f"/proc/{args.pid}/root"
     sources = SourceLines(lambda path: os.path.join(root, path.lstrip("/")))
-    renderer = TextRenderer(sources, color=use_color(out, not args.no_color),
-                            native=_render_native(native))
-    _print_threads(renderer, threads, out)
+    _print_dump(args, dump, sources, out, warnings)
     return 0
 
 
-def _core(args: argparse.Namespace, out) -> int:
-    from .engine import StackMethod, open_core, threads_of_core
-    from .render.core_header import core_header, executable_line
-    from .render.text import SourceLines, TextRenderer, use_color
+def _core(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
+    from .engine import StackMethod, dump_core, open_core
+    from .render.core_header import core_facts, core_header, executable_line
+    from .render.text import SourceLines
 
     method = StackMethod.ALL if args.exhaustive else StackMethod.AUTO
     with open_core(args.core, args.executable, args.lib_search_path,
                    args.lib_search_root) as core:
-        intro = executable_line(core, args.executable)
-        if intro:
-            out.write(intro + "\n\n")
-        out.write("\n".join(core_header(core)) + "\n")
-        out.flush()
+        if not args.json:
+            intro = executable_line(core, args.executable)
+            if intro:
+                out.write(intro + "\n\n")
+            out.write("\n".join(core_header(core)) + "\n")
+            out.flush()
         for path in core.missing_files():
             log.warning("%s is mapped in the core but was not found", path)
         for path, in_core, on_disk in core.build_id_mismatches():
             log.warning("%s differs from the file that was mapped (build id %s, core says %s)",
                         path, on_disk, in_core)
-        threads = threads_of_core(core, native_mode=_native_mode(args), locals=args.locals,
-                                  method=method, max_value_length=args.locals_max_length)
-        renderer = TextRenderer(SourceLines(core.host_path),
-                                color=use_color(out, not args.no_color),
-                                native=_render_native(_native_mode(args)))
-        _print_threads(renderer, threads, out)
+        dump = dump_core(core, native_mode=_native_mode(args), locals=args.locals,
+                         method=method, max_value_length=args.locals_max_length)
+        facts = core_facts(core, args.executable) if args.json else None
+        _print_dump(args, dump, SourceLines(core.host_path), out, warnings, core=facts)
     return 0
 
 
-def _print_threads(renderer, threads, out) -> None:
-    blocks = ["\n".join(renderer.thread(t)) for t in threads]
-    out.write("\n\n".join(blocks) + ("\n" if blocks else ""))
+def _print_dump(args: argparse.Namespace, dump, sources, out, warnings: Optional[list],
+                core: Optional[dict] = None) -> None:
+    native = _render_native(_native_mode(args))
+    if args.json:
+        from .render.jsondoc import JsonDocument
+        document = JsonDocument(args.command, sources, native=native, locals=args.locals)
+        document.core = core
+        document.add_process(dump)
+        document.write(out, warnings or ())
+        return
+    from .render.text import TextRenderer, use_color
+    renderer = TextRenderer(sources, color=use_color(out, not args.no_color), native=native)
+    if args.group:
+        from .render.group import grouped_blocks
+        blocks = grouped_blocks(renderer, dump.threads)
+    else:
+        blocks = (renderer.thread(t) for t in dump.threads)
+    # One block at a time: a dump of thousands of threads is never held as text whole.
+    for index, block in enumerate(blocks):
+        out.write(("\n" if index else "") + "\n".join(block) + "\n")
     out.flush()
 
 
@@ -314,10 +334,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             reconfigure(errors="backslashreplace")
         except (ValueError, OSError):
             pass
+    # --json also puts every warning in its document, for tools that never see stderr
+    warnings: Optional[list] = [] if args.json else None
+    log.keep_warnings(warnings)
     try:
         if args.command == "remote":
-            return _remote(args, out)
-        return _core(args, out)
+            return _remote(args, out, warnings)
+        return _core(args, out, warnings)
     except PystackError as exc:
         print(f"pystack: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -344,6 +367,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"{where}; please report it (with -v output and, if you can share it, the core)",
               file=sys.stderr)
         return 70  # EX_SOFTWARE
+    finally:
+        log.keep_warnings(None)
 
 
 def console_main() -> None:

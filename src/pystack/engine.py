@@ -11,9 +11,9 @@ import struct
 from .cpython.locate import locate
 from .cpython.memory import Memory
 from .cpython.threads import ThreadReader
-from .errors import EngineError, MemoryReadError, NotInitialised
+from .errors import EngineError, MemoryReadError, NotInitialised, PystackError
 from .target.base import Target
-from .types import NativeReportingMode, PyThread, StackMethod
+from .types import NativeReportingMode, ProcessDump, PyThread, StackMethod
 from . import log
 
 TYPE_CHECKING = False
@@ -35,6 +35,16 @@ def get_process_threads(pid: int, stop_process: bool = True,
                         method: StackMethod = StackMethod.AUTO, *,
                         max_value_length: int = DEFAULT_VALUE_LENGTH) -> List[PyThread]:
     """Python threads of the running process `pid`, stopping it while reading if asked."""
+    return dump_process(pid, stop_process, native_mode, locals, method,
+                        max_value_length=max_value_length).threads
+
+
+def dump_process(pid: int, stop_process: bool = True,
+                 native_mode: NativeReportingMode = NativeReportingMode.OFF,
+                 locals: bool = False,
+                 method: StackMethod = StackMethod.AUTO, *,
+                 max_value_length: int = DEFAULT_VALUE_LENGTH) -> ProcessDump:
+    """`get_process_threads`, with the process's executable and exact Python version."""
     from .target.live import LiveProcess
 
     if native_mode != NativeReportingMode.OFF and not stop_process:
@@ -42,15 +52,20 @@ def get_process_threads(pid: int, stop_process: bool = True,
                           "they cannot be combined with --no-block")
     with LiveProcess(pid, stop=stop_process) as process:
         if stop_process:
-            threads = _threads_of(process, cache=True, locals=locals,
-                                  max_value_length=max_value_length, method=method)
+            dump = _dump_of(process, cache=True, locals=locals,
+                            max_value_length=max_value_length, method=method)
             if native_mode != NativeReportingMode.OFF:
                 from .native.unwind import NativeUnwinder
                 with NativeUnwinder.for_process(pid, root=process.root) as unwinder:
-                    threads = _add_native(threads, unwinder, process, native_mode)
-            return threads
-        return _threads_without_stopping(process, locals=locals,
-                                         max_value_length=max_value_length, method=method)
+                    dump.threads = _add_native(dump.threads, unwinder, process, native_mode)
+        else:
+            dump = _dump_without_stopping(process, locals=locals,
+                                          max_value_length=max_value_length, method=method)
+        try:
+            dump.executable = process.exe  # known since the interpreter was found
+        except PystackError:
+            dump.executable = None
+        return dump
 
 
 def get_process_threads_for_core(core_file, executable=None,
@@ -68,8 +83,8 @@ def get_process_threads_for_core(core_file, executable=None,
     resolved.
     """
     with open_core(core_file, executable, library_search_path, library_search_root) as core:
-        return threads_of_core(core, native_mode=native_mode, locals=locals, method=method,
-                               max_value_length=max_value_length)
+        return dump_core(core, native_mode=native_mode, locals=locals, method=method,
+                         max_value_length=max_value_length).threads
 
 
 def open_core(core_file, executable=None, library_search_path=None,
@@ -87,17 +102,27 @@ def threads_of_core(core, *, native_mode: NativeReportingMode = NativeReportingM
                     method: StackMethod = StackMethod.AUTO,
                     max_value_length: int = DEFAULT_VALUE_LENGTH) -> List[PyThread]:
     """Threads of an already opened `CoreFile` (the CLI prints its header first)."""
+    return dump_core(core, native_mode=native_mode, locals=locals, method=method,
+                     max_value_length=max_value_length).threads
+
+
+def dump_core(core, *, native_mode: NativeReportingMode = NativeReportingMode.OFF,
+              locals: bool = False,
+              method: StackMethod = StackMethod.AUTO,
+              max_value_length: int = DEFAULT_VALUE_LENGTH) -> ProcessDump:
+    """`threads_of_core`, with the executable and exact Python version."""
     if native_mode == NativeReportingMode.PYTHON and not _native_available():
         native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
-    threads = _threads_of(core, cache=True, locals=locals, max_value_length=max_value_length,
-                          method=method)
+    dump = _dump_of(core, cache=True, locals=locals, max_value_length=max_value_length,
+                    method=method)
     if native_mode != NativeReportingMode.OFF:
         from .native.unwind import NativeUnwinder
         with NativeUnwinder.for_core(core.core_path, core.executable,
                                      lib_search_path=core.lib_search_path or None,
                                      lib_search_root=core.lib_search_root) as unwinder:
-            threads = _add_native(threads, unwinder, core, native_mode)
-    return threads
+            dump.threads = _add_native(dump.threads, unwinder, core, native_mode)
+    dump.executable = core.executable
+    return dump
 
 
 def _native_available() -> bool:
@@ -157,6 +182,8 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
         thread.native_frames = native_of(thread.tid)
         if is_collecting(thread.native_frames, libraries):
             thread.is_gc_collecting = 1
+        elif thread.native_frames and thread.is_gc_collecting < 0:
+            thread.is_gc_collecting = 0  # its native stack shows no collection
     if mode == NativeReportingMode.ALL:
         for tid in unwinder.threads():
             if tid not in known:
@@ -181,41 +208,46 @@ def _python_libraries(threads: List[PyThread], target: Target) -> tuple:
 NO_BLOCK_ATTEMPTS = 5
 
 
-def _threads_without_stopping(process: Target, **options) -> List[PyThread]:
+def _dump_without_stopping(process: Target, **options) -> ProcessDump:
     """--no-block: the target runs while we read, so a walk may see a torn chain.
 
     Retry a few times and keep the first walk in which every chain was whole; if none
     was, return the last one (its broken frames are marked) rather than nothing.
     """
     last_error: Optional[Exception] = None
-    threads: List[PyThread] = []
+    dump: Optional[ProcessDump] = None
     for attempt in range(NO_BLOCK_ATTEMPTS):
         try:
-            threads = _threads_of(process, cache=False, **options)
+            dump = _dump_of(process, cache=False, **options)
         except (MemoryReadError, NotInitialised) as exc:
             last_error = exc
             log.info("torn read on attempt %d: %s", attempt + 1, exc)
             continue
-        if not any(f.corrupted_at for t in threads for f in t.all_frames):
-            return threads
+        if not any(f.corrupted_at for t in dump.threads for f in t.all_frames):
+            return dump
         log.info("torn frame chain on attempt %d, retrying", attempt + 1)
-    if threads:
-        return threads
-    assert last_error is not None
+    if dump is not None and dump.threads:
+        return dump
+    if last_error is None:  # every walk succeeded, and found no thread
+        assert dump is not None
+        return dump
     raise last_error
 
 
-def _threads_of(target: Target, *, cache: bool, locals: bool = False,
-                max_value_length: int = DEFAULT_VALUE_LENGTH,
-                method: StackMethod = StackMethod.AUTO) -> List[PyThread]:
+def _dump_of(target: Target, *, cache: bool, locals: bool = False,
+             max_value_length: int = DEFAULT_VALUE_LENGTH,
+             method: StackMethod = StackMethod.AUTO) -> ProcessDump:
     mem = Memory(target, cache=cache)
     interpreter = locate(target, mem, method)
     if not interpreter.interp_head:
         raise NotInitialised("the Python interpreter is not initialised yet, "
                              "or already finalised")
     log.info("interpreter list at 0x%x (%s)", interpreter.interp_head, interpreter.method)
-    threads = ThreadReader(mem, interpreter, locals=locals,
-                           max_value_length=max_value_length).threads()
+    reader = ThreadReader(mem, interpreter, locals=locals, max_value_length=max_value_length)
+    threads = reader.threads()
+    version = tuple(interpreter.version)
+    if len(version) < 3 or version[2] is None:  # the names libpythonX.Y say no more
+        version = reader.sys_version() or version
     if interpreter.layout.thread.native_thread_id is None:
         _assign_os_tids(target, mem, threads)
     for thread in threads:
@@ -224,7 +256,8 @@ def _threads_of(target: Target, *, cache: bool, locals: bool = False,
     for warning in getattr(target, "warnings", ()):
         log.warning("%s", warning)
     log.info("%d threads, %d memory reads", len(threads), mem.reads)
-    return threads
+    return ProcessDump(pid=target.pid, executable=None, python_version=version,
+                       threads=threads)
 
 
 def _assign_os_tids(target: Target, mem: Memory, threads: Iterable[PyThread]) -> None:

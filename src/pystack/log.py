@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every sta
     from typing import Any, Optional, TextIO
 
 DEBUG, INFO, WARNING = 10, 20, 30
-_state = {"level": WARNING, "stream": None}
+_state = {"level": WARNING, "stream": None, "kept": None}
 _LABELS = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING"}
 
 
@@ -22,14 +22,23 @@ def configure(verbosity: int, stream: Optional[TextIO] = None) -> None:
     _state["stream"] = stream
 
 
+def keep_warnings(into: Optional[list]) -> None:
+    """Also append the text of every warning to `into` (None: stop): `--json` puts
+    them in its document, for tools that never see stderr."""
+    _state["kept"] = into
+
+
 def enabled(level: int) -> bool:
     return level >= _state["level"]
 
 
 def _emit(level: int, message: str, args: tuple) -> None:
-    if level < _state["level"]:
+    if level < _state["level"]:  # never above WARNING: warnings always pass
         return
     text = message % args if args else message
+    kept = _state["kept"]
+    if level >= WARNING and kept is not None:
+        kept.append(text)
     stream = _state["stream"] or sys.stderr
     stream.write(f"{_LABELS[level]}: {text}\n")
     stream.flush()

@@ -43,8 +43,17 @@ class LocationInfo(TupleRecord):
 @record
 class PyCodeObject:
     filename: str
+    #: The function's name (co_name), as Bloomberg's pystack gives it on every version.
     scope: str
     location: LocationInfo
+    #: The qualified name (co_qualname: `Class.method`, `outer.<locals>.inner`) where
+    #: the interpreter keeps one (3.11+); None before.
+    qualname: Optional[str] = None
+
+    @property
+    def display_name(self) -> str:
+        """What a traceback names the frame by: the qualified name where known."""
+        return self.qualname or self.scope
 
 
 @record
@@ -130,3 +139,19 @@ class PyThread:
 
 def _native_frame_named(thread: PyThread, prefix: str) -> bool:
     return any(f.symbol.startswith(prefix) for f in thread.native_frames)
+
+
+@record
+class ProcessDump:
+    """One process as a dump found it: its threads and what they ran on.
+
+    `get_process_threads` returns only the threads, as Bloomberg's does; renderers
+    that describe the process (JSON) take this.
+    """
+
+    pid: Optional[int]
+    #: The executable as the target names it (None when unknown).
+    executable: Optional[str]
+    #: (major, minor, micro) of the interpreter, micro None where it cannot be told.
+    python_version: Optional[Tuple[Optional[int], ...]]
+    threads: List[PyThread]

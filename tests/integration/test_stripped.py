@@ -359,7 +359,7 @@ def test_version_from_rodata_of_real_builds(interpreter):
 # ======================================================================================
 
 def _frames(threads) -> dict:
-    return {t.tid: (t.name, [(f.code.filename, f.code.scope, f.code.location.lineno)
+    return {t.tid: (t.name, [(f.code.filename, f.code.display_name, f.code.location.lineno)
                              for f in t.frames]) for t in threads}
 
 

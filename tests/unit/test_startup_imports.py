@@ -25,8 +25,9 @@ from pystack.render.core_header import signal_name  # noqa: E402
 from pystack.target import ptrace  # noqa: E402
 
 #: The modules a plain `pystack remote`/`pystack core` start must not load.
-AVOIDED = ("signal", "threading", "importlib", "warnings", "argparse",
-           "pystack.cpython.reprs", "pystack.cpython.variables")
+AVOIDED = ("signal", "threading", "importlib", "warnings", "argparse", "json",
+           "pystack.cpython.reprs", "pystack.cpython.variables",
+           "pystack.render.jsondoc", "pystack.render.group")
 
 #: What the command imports before it looks at a target.
 STARTUP = ("pystack._entry", "pystack.cli", "pystack.engine", "pystack.target.live",
@@ -77,3 +78,32 @@ def test_layout_tables_are_imported_on_demand() -> None:
     assert layouts.layout_for((3, 11)) is module.LAYOUT
     assert layouts.debug_offsets_schema((3, 13)) is getattr(layouts._table((3, 13)),
                                                             "DEBUG_OFFSETS_SCHEMA", None)
+
+
+def _imported_by_a_dump(*options: str) -> set:
+    """Modules a whole `pystack remote` of a live sleeper imports (`-X importtime`)."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        import time
+        time.sleep(0.3)  # let it reach its sleep: an initialised interpreter
+        env = dict(os.environ, PYTHONPATH=str(SRC))
+        # the console script's way in (`-m` would bring runpy's importlib)
+        result = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                                 "from pystack._entry import main; main()",
+                                 "remote", *options, str(sleeper.pid)],
+                                capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert result.returncode == 0, result.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+            if line.startswith("import time:") and line.count("|") == 2}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs /proc")
+def test_a_plain_dump_loads_no_json_or_grouping() -> None:
+    loaded = _imported_by_a_dump()
+    assert "pystack.engine" in loaded
+    assert sorted(loaded & set(AVOIDED)) == []
+    assert "json" in _imported_by_a_dump("--json")
+    assert "pystack.render.group" in _imported_by_a_dump("--group")

@@ -59,9 +59,10 @@ class RawFrame:
 @record
 class _CodeInfo:
     filename: str
-    scope: str
+    scope: str  # co_name
     firstlineno: int
     table: bytes
+    qualname: Optional[str] = None  # co_qualname (3.11+)
 
 
 class FrameReader:
@@ -89,12 +90,18 @@ class FrameReader:
             filename = self._text(mem.ptr(code + c.filename))
             if "\0" in filename:  # compile() refuses such names: this is not a code object
                 raise ObjectError(f"code object at 0x{code:x} has a file name with a NUL")
-            name_field = c.qualname if c.qualname is not None else c.name
-            scope = self._text(mem.ptr(code + name_field))
+            name_pointer = mem.ptr(code + c.name)
+            scope = self._text(name_pointer)
+            qualname = None
+            if c.qualname is not None:
+                qualname_pointer = mem.ptr(code + c.qualname)
+                # most functions are not nested: one str object serves both names
+                qualname = scope if qualname_pointer == name_pointer else \
+                    self._text(qualname_pointer)
             firstlineno = mem.i32(code + c.firstlineno)
             table = objs.read_bytes(mem.ptr(code + c.linetable), 1 << 20)
-            info = _CodeInfo(filename, scope, firstlineno, table)
-            self._cached_bytes += len(table) + len(filename) + len(scope)
+            info = _CodeInfo(filename, scope, firstlineno, table, qualname)
+            self._cached_bytes += len(table) + len(filename) + len(scope) + len(qualname or "")
             if self._cached_bytes > MAX_CODE_CACHE_BYTES:
                 self._codes.clear()
                 self._cached_bytes = 0
@@ -135,7 +142,7 @@ class FrameReader:
             if len(self._locations) > MAX_CACHED_LOCATIONS:
                 self._locations.clear()
             location = self._locations[key] = self.location(info, instruction)
-        return PyCodeObject(info.filename, info.scope, location)
+        return PyCodeObject(info.filename, info.scope, location, info.qualname)
 
     # -- chains -----------------------------------------------------------------------
     def first_frame(self, tstate: int) -> int:

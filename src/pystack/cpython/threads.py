@@ -105,6 +105,26 @@ class ThreadReader:
             objs.budget = None
         return names
 
+    def sys_version(self) -> Optional[tuple]:
+        """(major, minor, micro) from `sys.version` of the main interpreter, or None.
+
+        Before 3.11 nothing else in memory names the micro version; the text is a few
+        reads away through the interpreter's `sys` dict.
+        """
+        objs = self.objects
+        try:
+            sysdict = self.mem.ptr(self.interp.interp_head + self.layout.interpreter.sysdict) \
+                if self.layout.interpreter.sysdict is not None else 0
+            text = objs.dict_get_str(sysdict, "version") if sysdict else None
+            words = objs.read_str(text, 64).split(" ", 1)[0].split(".") if text else []
+        except (MemoryReadError, ObjectError):
+            return None
+        if len(words) < 3 or not all(w.isdigit() for w in words[:2]):
+            return None
+        micro = words[2][:len(words[2]) - len(words[2].lstrip("0123456789"))]  # "0a1" -> "0"
+        version = (int(words[0]), int(words[1]), int(micro) if micro else None)
+        return version if version[:2] == tuple(self.interp.version[:2]) else None
+
     # -- GIL and GC -------------------------------------------------------------------
     def gil_holder(self, interp: int) -> Optional[int]:
         """Address of the thread state holding the GIL, if any thread does."""
@@ -138,7 +158,9 @@ class ThreadReader:
             pass
         return None
 
-    def gc_collecting(self, interp: int) -> bool:
+    def gc_collecting(self, interp: int) -> Optional[bool]:
+        """Whether the interpreter is collecting; None where memory cannot tell (2.7 and
+        3.6 keep the flag in a static of gcmodule.c)."""
         lay = self.layout
         try:
             if lay.interpreter.gc_collecting is not None:
@@ -146,8 +168,8 @@ class ThreadReader:
             if lay.runtime.gc_collecting is not None and self.interp.runtime:
                 return bool(self.mem.i32(self.interp.runtime + lay.runtime.gc_collecting))
         except MemoryReadError:
-            pass
-        return False
+            return False  # as before: an unreadable flag is not a collecting interpreter
+        return None
 
     # -- threads ----------------------------------------------------------------------
     def threads(self) -> list[PyThread]:
@@ -181,7 +203,8 @@ class ThreadReader:
             # The collecting thread holds the GIL, unless a finalizer it runs released
             # it (a __del__ that sleeps or waits): then it is the last one to hold it.
             collector = None
-            if self.gc_collecting(interp):
+            collecting = self.gc_collecting(interp)
+            if collecting:
                 collector = holder or self.gil_last_holder(interp)
             for tstate in self.thread_states(interp):
                 t = self.layout.thread
@@ -197,7 +220,8 @@ class ThreadReader:
                     frame=link_frames(frames, variables),
                     native_frames=[],
                     holds_the_gil=int(holds),
-                    is_gc_collecting=int(tstate == collector),
+                    # -1: unknown (the seed's API marks it so)
+                    is_gc_collecting=-1 if collecting is None else int(tstate == collector),
                     python_version=version,
                     name=names.get(ident),
                     interpreter_id=interp_id,

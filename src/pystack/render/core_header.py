@@ -83,3 +83,30 @@ def executable_line(core, given: Optional[str]) -> Optional[str]:
         return None
     executable = core.executable
     return f"Using executable found in the core file: {executable}" if executable else None
+
+
+def core_facts(core, given: Optional[str]) -> dict:
+    """The header's facts as plain values, for `--json` (keys in a fixed order)."""
+    ps = core.psinfo
+    info = core.siginfo
+    process = None
+    if ps is not None:
+        process = {"pid": ps.pid, "ppid": ps.ppid, "sid": ps.sid, "pgrp": ps.pgrp,
+                   "uid": ps.uid, "gid": ps.gid, "state": ps.sname, "zombie": bool(ps.zombie),
+                   "niceness": ps.nice, "executable": ps.fname, "arguments": ps.psargs}
+    signal = None
+    if info is not None and info.signo:
+        signal = {"number": info.signo, "name": signal_name(info.signo), "code": info.code,
+                  "errno": info.errno, "sender_pid": info.sender_pid,
+                  "sender_uid": info.sender_uid, "fault_address": info.fault_address}
+    return {
+        "file": core.path,
+        "executable": core.executable,
+        "executable_from_core": not given,
+        "process": process,
+        "signal": signal,
+        "cause": death_line(core),
+        "missing_files": list(core.missing_files()),
+        "build_id_mismatches": [{"path": path, "core": in_core, "file": on_disk}
+                                for path, in_core, on_disk in core.build_id_mismatches()],
+    }

@@ -9,6 +9,7 @@ import os
 import stat
 
 from ..types import PyFrame, PyThread
+from .stack import shown_stack
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
@@ -82,34 +83,34 @@ class TextRenderer:
         return f"{code}{text}{RESET}" if self.color else text
 
     def thread(self, thread: PyThread) -> Iterator[str]:
-        frames = list(thread.all_frames)
-        visible = [f for f in frames if not f.is_shim]
-        name = f" ({thread.name})" if thread.name else ""
-        native = self.native != "off" and thread.native_frames
-        if not visible and not native:
-            yield f"The frame stack for thread {thread.tid}{name} is empty"
+        body = self.body(thread)
+        if body is None:
+            yield self.empty_line(describe_thread(thread))
             return
-        header = (f"Traceback for thread {thread.tid}{name} [{thread.status}] "
-                  "(most recent call last):")
-        yield self._c(BOLD, header)
-        if not native:
-            for frame in visible:
-                yield from self.frame(frame)
-            return
-        from ..native.merge import last_native_only, merge, mismatch_reason
-        merged = merge(visible, thread.native_frames, ()) if visible else \
-            list(thread.native_frames)
-        if merged is None:
-            yield "    " + self._c(RED, "(" + mismatch_reason(visible, thread.native_frames)
-                                   + ")")
-            merged = visible
-        elif self.native == "last":
-            merged = last_native_only(merged)
-        for frame in merged:
+        yield self.header(describe_thread(thread), thread.status)
+        yield from body
+
+    def empty_line(self, who: str) -> str:
+        return f"The frame stack for {who} is empty"
+
+    def header(self, who: str, status: str) -> str:
+        """`who`: "thread 42 (worker)", or a group of threads (`--group`)."""
+        return self._c(BOLD, f"Traceback for {who} [{status}] (most recent call last):")
+
+    def body(self, thread: PyThread) -> Optional[list[str]]:
+        """The lines under a thread's header; None when it has no frame to show."""
+        shown = shown_stack(thread, self.native)
+        if not shown.frames:
+            return None
+        lines: list[str] = []
+        if shown.notice:
+            lines.append("    " + self._c(RED, f"({shown.notice})"))
+        for frame in shown.frames:
             if isinstance(frame, PyFrame):
-                yield from self.frame(frame)
+                lines.extend(self.frame(frame))
             else:
-                yield self.native_frame(frame)
+                lines.append(self.native_frame(frame))
+        return lines
 
     def native_frame(self, frame) -> str:
         inlined = " (inlined)" if getattr(frame, "inlined", False) else ""
@@ -126,7 +127,7 @@ class TextRenderer:
         loc = code.location
         yield ("    " + self._c(MAGENTA, "(Python)") + " File "
                + self._c(GREEN, f'"{code.filename}"') + ", line "
-               + self._c(CYAN, str(loc.lineno)) + ", in " + self._c(YELLOW, code.scope))
+               + self._c(CYAN, str(loc.lineno)) + ", in " + self._c(YELLOW, code.display_name))
         source = self.sources.line(code.filename, loc.lineno)
         stripped = source.lstrip() if source is not None else ""
         indent = len(source) - len(stripped) if source is not None else 0
@@ -160,6 +161,11 @@ class TextRenderer:
         if not 0 <= start < end <= len(text):
             return text
         return text[:start] + BOLD + RED + text[start:end] + RESET + text[end:]
+
+
+def describe_thread(thread: PyThread) -> str:
+    name = f" ({thread.name})" if thread.name else ""
+    return f"thread {thread.tid}{name}"
 
 
 def use_color(stream, requested: bool) -> bool:

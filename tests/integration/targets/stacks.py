@@ -112,18 +112,24 @@ def blocked_lines():
 
 
 def describe(frame):
+    import linecache
     out = []
     while frame is not None:
         code = frame.f_code
         out.append({"file": code.co_filename,
                     "name": getattr(code, "co_qualname", code.co_name),
-                    "line": frame.f_lineno})
+                    "function": code.co_name,
+                    "line": frame.f_lineno,
+                    "code": linecache.getline(code.co_filename, frame.f_lineno).strip()})
         frame = frame.f_back
     out.reverse()
     return out
 
 
 def main():
+    if os.environ.get("TARGET_LIBRARY"):  # a library the test deletes before reading a core
+        import ctypes
+        ctypes.CDLL(os.environ["TARGET_LIBRARY"])
     threads = [
         start(lambda: recurse(DEPTH), "deep-recursion"),
         start(run_generator, "generator"),
@@ -155,13 +161,17 @@ def report_and_block():
     me = threading.current_thread().ident
     frames = sys._current_frames()
     names = dict((t.ident, t.name) for t in threading.enumerate())
-    report = {"pid": os.getpid(), "version": list(sys.version_info[:3]), "threads": []}
+    report = {"pid": os.getpid(), "version": list(sys.version_info[:3]),
+              "executable": os.path.realpath(sys.executable), "threads": []}
     for ident, frame in frames.items():
         stack = describe(frame)
         if ident == me:
             stack[-1]["line"] = marked_line("# MAIN")
         elif names.get(ident) == "crasher":
             stack[-1]["line"] = marked_line("# CRASH")
+        if ident == me or names.get(ident) == "crasher":
+            import linecache
+            stack[-1]["code"] = linecache.getline(stack[-1]["file"], stack[-1]["line"]).strip()
         report["threads"].append({"ident": ident, "tid": NATIVE_IDS.get(ident),
                                   "name": names.get(ident), "frames": stack})
     signal.signal(signal.SIGUSR1, lambda *a: (sys.stdout.write("alive\n"),
