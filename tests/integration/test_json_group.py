@@ -69,6 +69,10 @@ def check_against_report(document: dict, report: dict, interpreter: dict) -> Non
         assert not any(f["corrupted"] for f in frames)
         if version_of(interpreter) >= (3, 11):
             assert all(f["qualname"] is not None and f["column"] is not None for f in frames)
+            for frame, reported in zip(frames, expected["frames"]):
+                if reported["positions"] is not None:  # co_positions() of the instruction
+                    assert [frame["line"], frame["end_line"], frame["column"],
+                            frame["end_column"]] == reported["positions"], (tid, frame)
         else:
             assert all(f["qualname"] is None and f["column"] is None for f in frames)
 
@@ -118,6 +122,15 @@ def test_json_locals_and_gil_match_text_and_target(interpreter, tmp_path):
         document = dump_json(*args)
         text = run_pystack(*args).stdout
         check_locals_and_status(document, text, report)
+        # values cut to a length are cut the same way in both outputs
+        for length in ("80", "12"):
+            cut = ["remote", "--locals", "--locals-max-length", length, str(report["pid"])]
+            threads = {t["tid"]: t for t in dump_json(*cut)["processes"][0]["threads"]}
+            (zoo,) = [f for f in python_frames(threads[report["tids"]["main"]])
+                      if f["function"] == "zoo"]
+            arguments, local_vars = frame_variables(run_pystack(*cut).stdout, "zoo")
+            assert (zoo["arguments"], zoo["locals"]) == (arguments, local_vars)
+            assert zoo["locals"]["big"] != report["locals"]["big"] or length == "80"
         if interpreter["root"] in ("/", "") and shutil.which("gcore"):
             prefix = str(tmp_path / "core")  # host gdb only: see test_core.gcore
             subprocess.run(["gcore", "-o", prefix, str(report["pid"])], check=True,
@@ -312,3 +325,44 @@ def test_json_core_warnings_name_missing_files(tmp_path):
     check_against_report(document, target.report, interpreter)
     text = run_pystack("core", core)
     assert str(library) in text.stderr and text.returncode == 0
+
+
+# -- every option with --json and --group -----------------------------------------------
+
+def _newest_host_interpreter():
+    host = [p.values[0] for p in interpreter_params()
+            if p.values[0] and p.values[0]["root"] in ("/", "")]
+    return max(host, key=version_of) if host else None
+
+
+_OPTIONS = [[], ["--native"], ["--native-all"], ["--native-last"], ["--locals"],
+            ["--locals", "--locals-max-length", "5"], ["--exhaustive"], ["--no-block"],
+            ["--no-block", "--locals"], ["-v", "--no-color"]]
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/lib/x86_64-linux-gnu/libdw.so.1"),
+                    reason="needs libdw")
+def test_every_option_combines_with_json_and_group():
+    interpreter = _newest_host_interpreter()
+    if interpreter is None:
+        pytest.skip("no host interpreter provisioned")
+    with started(interpreter, env={"TARGET_EXTRA_THREADS": "3"}) as target:
+        for options in _OPTIONS:
+            document = dump_json("remote", *options, str(target.pid))
+            check_against_report(document, target.report, interpreter)
+            native = any(o.startswith("--native") for o in options)
+            for thread in document["processes"][0]["threads"]:
+                kinds = {f["kind"] for f in thread["frames"]}
+                assert ("native" in kinds) == native, (options, thread["frames"])
+                for frame in python_frames(thread):
+                    assert ("locals" in frame) == ("--locals" in options)
+            both = run_pystack("remote", *options, "--group", "--json", str(target.pid))
+            assert both.returncode == 0 and json.loads(both.stdout)["processes"]
+            grouped = run_pystack("remote", *options, "--group", str(target.pid))
+            assert grouped.returncode == 0, (options, grouped.stderr)
+            headers = [m for m in map(GROUP_HEADER.match, grouped.stdout.splitlines()) if m]
+            if "--locals" in options and "--locals-max-length" not in options:
+                assert not headers  # each pool thread has its own Thread object
+            else:  # cut to 5 characters, `<thr...` is the same for all of them
+                assert len(headers) == 1 and headers[0].group(1) == "3", grouped.stdout
+        assert target.is_alive_and_running()

@@ -67,7 +67,7 @@ def render(document: JsonDocument, threads, warnings=(), **dump) -> tuple[str, d
 
 def test_python_frames_outermost_first_with_every_field(sources):
     thread = thread_of([code("/app.py", 4, "<module>", 0, 3),
-                        code("/app.py", 2, "f", 4, 8, qualname="C.f")],
+                        code("/app.py", 2, "f", 4, 8, qualname="C.f", end_line=3)],
                        name="worker", holds_the_gil=1)
     _, doc = render(JsonDocument("remote", sources), [thread])
     assert doc["version"] == 1 and doc["command"] == "remote" and doc["core"] is None
@@ -85,8 +85,8 @@ def test_python_frames_outermost_first_with_every_field(sources):
                      "code": "f()", "is_entry": True, "corrupted": False,
                      "corrupted_at": None}
     assert (inner["function"], inner["qualname"], inner["code"], inner["line"],
-            inner["column"], inner["end_column"], inner["is_entry"]) == (
-        "f", "C.f", "g(1)", 2, 4, 8, False)
+            inner["end_line"], inner["column"], inner["end_column"], inner["is_entry"]) == (
+        "f", "C.f", "g(1)", 2, 3, 4, 8, False)
     assert "locals" not in inner and "arguments" not in inner  # only with --locals
 
 

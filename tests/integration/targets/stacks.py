@@ -116,11 +116,15 @@ def describe(frame):
     out = []
     while frame is not None:
         code = frame.f_code
+        positions = None
+        if hasattr(code, "co_positions"):  # 3.11+: where the frame is, to the column
+            positions = list(code.co_positions())[frame.f_lasti // 2]
         out.append({"file": code.co_filename,
                     "name": getattr(code, "co_qualname", code.co_name),
                     "function": code.co_name,
                     "line": frame.f_lineno,
-                    "code": linecache.getline(code.co_filename, frame.f_lineno).strip()})
+                    "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
+                    "positions": positions})
         frame = frame.f_back
     out.reverse()
     return out
@@ -172,6 +176,7 @@ def report_and_block():
         if ident == me or names.get(ident) == "crasher":
             import linecache
             stack[-1]["code"] = linecache.getline(stack[-1]["file"], stack[-1]["line"]).strip()
+            stack[-1]["positions"] = None  # it reports from elsewhere than it will be
         report["threads"].append({"ident": ident, "tid": NATIVE_IDS.get(ident),
                                   "name": names.get(ident), "frames": stack})
     signal.signal(signal.SIGUSR1, lambda *a: (sys.stdout.write("alive\n"),
