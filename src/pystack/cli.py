@@ -258,7 +258,7 @@ def _remote(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
                           "need the threads stopped")
     dump = dump_process(args.pid, stop_process=not args.no_block, native_mode=native,
                         locals=args.locals, method=method,
-                        max_value_length=args.locals_max_length)
+                        max_value_length=args.locals_max_length, exact_version=args.json)
     # Source lines are read after the target runs again, through its own root.
     root = f"/proc/{args.pid}/root"
     sources = SourceLines(lambda path: os.path.join(root, path.lstrip("/")))
@@ -286,7 +286,8 @@ def _core(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
             log.warning("%s differs from the file that was mapped (build id %s, core says %s)",
                         path, on_disk, in_core)
         dump = dump_core(core, native_mode=_native_mode(args), locals=args.locals,
-                         method=method, max_value_length=args.locals_max_length)
+                         method=method, max_value_length=args.locals_max_length,
+                         exact_version=args.json)
         facts = core_facts(core, args.executable) if args.json else None
         _print_dump(args, dump, SourceLines(core.host_path), out, warnings, core=facts)
     return 0

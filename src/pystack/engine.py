@@ -43,8 +43,12 @@ def dump_process(pid: int, stop_process: bool = True,
                  native_mode: NativeReportingMode = NativeReportingMode.OFF,
                  locals: bool = False,
                  method: StackMethod = StackMethod.AUTO, *,
-                 max_value_length: int = DEFAULT_VALUE_LENGTH) -> ProcessDump:
-    """`get_process_threads`, with the process's executable and exact Python version."""
+                 max_value_length: int = DEFAULT_VALUE_LENGTH,
+                 exact_version: bool = False) -> ProcessDump:
+    """`get_process_threads`, with the process's executable and Python version.
+
+    `exact_version`: before 3.11 the micro version is only in `sys.version`, a few
+    reads more; asked for by the renderers that print it (JSON)."""
     from .target.live import LiveProcess
 
     if native_mode != NativeReportingMode.OFF and not stop_process:
@@ -53,14 +57,16 @@ def dump_process(pid: int, stop_process: bool = True,
     with LiveProcess(pid, stop=stop_process) as process:
         if stop_process:
             dump = _dump_of(process, cache=True, locals=locals,
-                            max_value_length=max_value_length, method=method)
+                            max_value_length=max_value_length, method=method,
+                            exact_version=exact_version)
             if native_mode != NativeReportingMode.OFF:
                 from .native.unwind import NativeUnwinder
                 with NativeUnwinder.for_process(pid, root=process.root) as unwinder:
                     dump.threads = _add_native(dump.threads, unwinder, process, native_mode)
         else:
             dump = _dump_without_stopping(process, locals=locals,
-                                          max_value_length=max_value_length, method=method)
+                                          max_value_length=max_value_length, method=method,
+                                          exact_version=exact_version)
         try:
             dump.executable = process.exe  # known since the interpreter was found
         except PystackError:
@@ -109,12 +115,13 @@ def threads_of_core(core, *, native_mode: NativeReportingMode = NativeReportingM
 def dump_core(core, *, native_mode: NativeReportingMode = NativeReportingMode.OFF,
               locals: bool = False,
               method: StackMethod = StackMethod.AUTO,
-              max_value_length: int = DEFAULT_VALUE_LENGTH) -> ProcessDump:
-    """`threads_of_core`, with the executable and exact Python version."""
+              max_value_length: int = DEFAULT_VALUE_LENGTH,
+              exact_version: bool = False) -> ProcessDump:
+    """`threads_of_core`, with the executable and Python version (see `dump_process`)."""
     if native_mode == NativeReportingMode.PYTHON and not _native_available():
         native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
     dump = _dump_of(core, cache=True, locals=locals, max_value_length=max_value_length,
-                    method=method)
+                    method=method, exact_version=exact_version)
     if native_mode != NativeReportingMode.OFF:
         from .native.unwind import NativeUnwinder
         with NativeUnwinder.for_core(core.core_path, core.executable,
@@ -236,7 +243,8 @@ def _dump_without_stopping(process: Target, **options) -> ProcessDump:
 
 def _dump_of(target: Target, *, cache: bool, locals: bool = False,
              max_value_length: int = DEFAULT_VALUE_LENGTH,
-             method: StackMethod = StackMethod.AUTO) -> ProcessDump:
+             method: StackMethod = StackMethod.AUTO,
+             exact_version: bool = False) -> ProcessDump:
     mem = Memory(target, cache=cache)
     interpreter = locate(target, mem, method)
     if not interpreter.interp_head:
@@ -246,7 +254,8 @@ def _dump_of(target: Target, *, cache: bool, locals: bool = False,
     reader = ThreadReader(mem, interpreter, locals=locals, max_value_length=max_value_length)
     threads = reader.threads()
     version = tuple(interpreter.version)
-    if len(version) < 3 or version[2] is None:  # the names libpythonX.Y say no more
+    if exact_version and (len(version) < 3 or version[2] is None):
+        # the names libpythonX.Y say no more
         version = reader.sys_version() or version
     if interpreter.layout.thread.native_thread_id is None:
         _assign_os_tids(target, mem, threads)
