@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     remote.add_argument("pid", type=_pid, help="The PID of the remote process")
     remote.add_argument("--no-block", action="store_true",
                         help="do not block the process when inspecting its memory")
+    remote.add_argument("--subprocesses", action="store_true",
+                        help="Also dump every descendant process that runs Python, one "
+                             "at a time")
     _native_and_more(remote)
 
     core = sub.add_parser("core", help="Analyze a core dump file given its location and "
@@ -133,7 +136,7 @@ class PlainArgs:
         self.locals_max_length = 80
         if command == "remote":
             self.pid = 0
-            self.no_block = False
+            self.no_block = self.subprocesses = False
         else:
             self.core = ""
             self.executable: Optional[str] = None
@@ -145,7 +148,8 @@ _FLAGS = {"--no-color": "no_color", "--native": "native", "--native-all": "nativ
           "--native-last": "native_last", "--locals": "locals",
           "--exhaustive": "exhaustive", "--json": "json", "--group": "group"}
 _VALUED = {"--locals-max-length": "locals_max_length"}
-_COMMAND_FLAGS = {"remote": {"--no-block": "no_block"}, "core": {}}
+_COMMAND_FLAGS = {"remote": {"--no-block": "no_block", "--subprocesses": "subprocesses"},
+                  "core": {}}
 _COMMAND_VALUED = {"remote": {}, "core": {"--lib-search-path": "lib_search_path",
                                           "--lib-search-root": "lib_search_root"}}
 
@@ -248,22 +252,32 @@ def _render_native(mode) -> str:
 
 
 def _remote(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
-    from .engine import StackMethod, dump_process
-    from .render.text import SourceLines
+    from .engine import StackMethod, dump_process, dump_process_tree
 
     method = StackMethod.ALL if args.exhaustive else StackMethod.AUTO
     native = _native_mode(args)
     if args.no_block and native.value:
         raise _UsageError("--native cannot be used with --no-block: native stacks "
                           "need the threads stopped")
-    dump = dump_process(args.pid, stop_process=not args.no_block, native_mode=native,
-                        locals=args.locals, method=method,
-                        max_value_length=args.locals_max_length, exact_version=args.json)
+    options = dict(stop_process=not args.no_block, native_mode=native, locals=args.locals,
+                   method=method, max_value_length=args.locals_max_length,
+                   exact_version=args.json)
+    if args.subprocesses:
+        dumps = dump_process_tree(args.pid, **options)
+    else:
+        dumps = [dump_process(args.pid, **options)]
+        if args.json:  # the document says who the process is
+            from .target.tree import command_line, parent_of
+            dumps[0].ppid, dumps[0].command = parent_of(dumps[0].pid), command_line(dumps[0].pid)
     # Source lines are read after the target runs again, through its own root.
-    root = f"/proc/{args.pid}/root"
-    sources = SourceLines(lambda path: os.path.join(root, path.lstrip("/")))
-    _print_dump(args, dump, sources, out, warnings)
+    _print_dumps(args, dumps, _live_sources, out, warnings)
     return 0
+
+
+def _live_sources(pid: int):
+    from .render.text import SourceLines
+    root = f"/proc/{pid}/root"
+    return SourceLines(lambda path: os.path.join(root, path.lstrip("/")))
 
 
 def _core(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
@@ -289,30 +303,60 @@ def _core(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
                          method=method, max_value_length=args.locals_max_length,
                          exact_version=args.json)
         facts = core_facts(core, args.executable) if args.json else None
-        _print_dump(args, dump, SourceLines(core.host_path), out, warnings, core=facts)
+        if core.psinfo is not None:
+            dump.ppid, dump.command = core.psinfo.ppid, core.psinfo.psargs
+        sources = SourceLines(core.host_path)
+        _print_dumps(args, [dump], lambda pid: sources, out, warnings, core=facts)
     return 0
 
 
-def _print_dump(args: argparse.Namespace, dump, sources, out, warnings: Optional[list],
-                core: Optional[dict] = None) -> None:
+def _print_dumps(args: argparse.Namespace, dumps: list, sources_of, out,
+                 warnings: Optional[list], core: Optional[dict] = None) -> None:
+    """Print the dumps of one process, or of a tree (`--subprocesses`).
+
+    `sources_of(pid)` gives the `SourceLines` of a process (each its own root).
+    """
     native = _render_native(_native_mode(args))
+    tree = getattr(args, "subprocesses", False)
     if args.json:
         from .render.jsondoc import JsonDocument
-        document = JsonDocument(args.command, sources, native=native, locals=args.locals)
+        document = JsonDocument(args.command, native=native, locals=args.locals)
         document.core = core
-        document.add_process(dump)
+        for dump in dumps:
+            document.add_process(dump, sources_of(dump.pid))
         document.write(out, warnings or ())
         return
-    from .render.text import TextRenderer, use_color
-    renderer = TextRenderer(sources, color=use_color(out, not args.no_color), native=native)
+    from .render.text import TextRenderer, process_line, use_color
+    color = use_color(out, not args.no_color)
+    renderers = {d.pid: TextRenderer(sources_of(d.pid), color=color, native=native)
+                 for d in dumps if not d.skipped}
+    written = 0
+
+    def put(lines) -> None:
+        nonlocal written
+        out.write(("\n" if written else "") + "\n".join(lines) + "\n")
+        written += 1
+
     if args.group:
         from .render.group import grouped_blocks
-        blocks = grouped_blocks(renderer, dump.threads)
-    else:
-        blocks = (renderer.thread(t) for t in dump.threads)
+        if tree:
+            put([process_line(d) for d in dumps])
+        threads = [(t, d.pid) for d in dumps for t in d.threads]
+        for block in grouped_blocks(renderers, threads, pids=tree):
+            put(block)
+        out.flush()
+        return
     # One block at a time: a dump of thousands of threads is never held as text whole.
-    for index, block in enumerate(blocks):
-        out.write(("\n" if index else "") + "\n".join(block) + "\n")
+    for dump in dumps:
+        lines = [process_line(dump)] if tree else []
+        if not dump.threads:
+            if lines:
+                put(lines)
+            continue
+        renderer = renderers[dump.pid]
+        for thread in dump.threads:
+            put(lines + list(renderer.thread(thread)))
+            lines = []
     out.flush()
 
 

@@ -74,6 +74,59 @@ def dump_process(pid: int, stop_process: bool = True,
         return dump
 
 
+def dump_process_tree(pid: int, **options) -> List[ProcessDump]:
+    """`pid` and every descendant, parents first, each dumped on its own.
+
+    Each process is stopped only while it is read, one after the other. Processes
+    that cannot be dumped (not Python, gone meanwhile, a zombie, refused) come back
+    with `skipped` saying why and no threads; `options` are `dump_process`'s. When
+    not one process could be dumped, the root's own error is raised.
+    """
+    import os
+    from .errors import InvalidPythonProcess
+    from .target import procfs
+    from .target.tree import process_tree
+
+    status = procfs.read_status(pid)  # ProcessNotFound for a pid that is not there
+    root = int(status.get("Tgid", pid) or pid)  # a thread's tid names its process
+    dumps: List[ProcessDump] = []
+    root_error: Optional[PystackError] = None
+    for node in process_tree(root):
+        reason: Optional[str] = None
+        if node.pid == os.getpid():
+            reason = "pystack itself"
+        else:
+            try:
+                dump = dump_process(node.pid, **options)
+            except PystackError as exc:
+                if node.pid == root:
+                    root_error = exc
+                reason = _why_skipped(exc)
+        if reason is not None:
+            log.info("process %d skipped: %s", node.pid, reason)
+            dump = ProcessDump(pid=node.pid, executable=None, python_version=None,
+                               threads=[], skipped=reason)
+        dump.ppid, dump.command = node.ppid, node.command
+        dumps.append(dump)
+    if all(d.skipped for d in dumps):
+        raise root_error or InvalidPythonProcess(f"no Python process in the tree of pid {root}")
+    return dumps
+
+
+def _why_skipped(error: PystackError) -> str:
+    """A process of a tree that was not dumped, in a few words."""
+    from .errors import InvalidPythonProcess, ProcessExited, ProcessNotFound, ZombieProcess
+    if isinstance(error, NotInitialised):
+        return "its Python is not initialised yet, or already finalised"
+    if isinstance(error, InvalidPythonProcess):
+        return "not a Python process"
+    if isinstance(error, (ProcessNotFound, ProcessExited)):
+        return "exited during the dump"
+    if isinstance(error, ZombieProcess):
+        return "a zombie"
+    return str(error)
+
+
 def get_process_threads_for_core(core_file, executable=None,
                                  library_search_path=None,
                                  native_mode: NativeReportingMode = NativeReportingMode.PYTHON,

@@ -155,3 +155,9 @@ class ProcessDump:
     #: (major, minor, micro) of the interpreter, micro None where it cannot be told.
     python_version: Optional[Tuple[Optional[int], ...]]
     threads: List[PyThread]
+    #: The parent's pid and the command line, where known (process trees, cores).
+    ppid: Optional[int] = None
+    command: Optional[str] = None
+    #: Why the process was not dumped (`--subprocesses`: not Python, exited...);
+    #: None for a process that was.
+    skipped: Optional[str] = None

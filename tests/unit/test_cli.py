@@ -60,10 +60,11 @@ _TOKENS = ["-v", "-vv", "-vvv", "-vvvv", "--verbose", "--verb", "--no-color", "r
            "--native=1", "--locals", "--exhaustive", "--no-block", "--locals-max-length",
            "--locals-max-length=5", "--locals-max-length=", "5", "--lib-search-path",
            "--lib-search-root", "/a", "--lib-search-path=/b", "--lib-search-root=/r", "--bogus",
-           "-x", "a b", "--json", "--group", "--js", "--gr", "--json=1"]
+           "-x", "a b", "--json", "--group", "--js", "--gr", "--json=1",
+           "--subprocesses", "--sub"]
 _FIELDS = {"command", "verbose", "no_color", "native", "native_all", "native_last", "locals",
            "exhaustive", "locals_max_length", "json", "group"}
-_REMOTE = {"pid", "no_block"}
+_REMOTE = {"pid", "no_block", "subprocesses"}
 _CORE = {"core", "executable", "lib_search_path", "lib_search_root"}
 
 
@@ -108,7 +109,7 @@ def test_plain_parse_agrees_with_argparse(pieces, start):
     ["core", "--lib-search-path=/a:/b", "c.core", "exe", "--exhaustive"],
     ["--no-color", "core", "c.core", "--lib-search-root", "/r", "--native-all"],
     ["remote", "--json", "--native", "12"], ["core", "c.core", "--group", "--locals"],
-    ["remote", "12", "--group", "--json"],
+    ["remote", "12", "--group", "--json"], ["remote", "--subprocesses", "--native", "12"],
 ])
 def test_plain_parse_reads_what_operators_type(argv):
     plain = parse_plain(argv)

@@ -30,7 +30,7 @@ def test_identical_stacks_print_once_largest_group_first(tmp_path):
                *[thread(101 + i, f"worker-{i}", 5, 7) for i in range(4)],
                thread(110, "other", 5, 8),
                thread(111, "io-0", 9), thread(112, "io-1", 9)]
-    blocks = list(grouped_blocks(renderer(tmp_path), threads))
+    blocks = list(grouped_blocks({0: renderer(tmp_path)}, [(t, 0) for t in threads]))
     headers = [b[0] for b in blocks]
     assert headers == [
         "Traceback for 4 threads (worker-0 .. worker-3), tids 101-104 [] "
@@ -48,7 +48,7 @@ def test_a_line_status_or_value_apart_is_another_group(tmp_path):
     threads = [thread(1, "a", 5, 7), thread(2, "b", 5, 7, holds=1), thread(3, "c", 5, 6),
                thread(4, "d", 5, 7, variables=({"x": "1"}, {})),
                thread(5, "e", 5, 7, variables=({"x": "2"}, {}))]
-    blocks = list(grouped_blocks(renderer(tmp_path), threads))
+    blocks = list(grouped_blocks({0: renderer(tmp_path)}, [(t, 0) for t in threads]))
     assert len(blocks) == 5
     assert [b[0].split(" [")[0] for b in blocks] == [
         f"Traceback for thread {t.tid} ({t.name})" for t in threads]
@@ -56,7 +56,7 @@ def test_a_line_status_or_value_apart_is_another_group(tmp_path):
 
 def test_empty_stacks_are_grouped_too(tmp_path):
     threads = [thread(7, None), thread(8, None), thread(9, "x", 3)]
-    blocks = list(grouped_blocks(renderer(tmp_path), threads))
+    blocks = list(grouped_blocks({0: renderer(tmp_path)}, [(t, 0) for t in threads]))
     assert blocks[0] == ["The frame stack for 2 threads, tids 7, 8 is empty"]
     assert blocks[1][0].startswith("Traceback for thread 9 (x)")
 

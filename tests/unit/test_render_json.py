@@ -53,10 +53,10 @@ def sources(tmp_path):
     return SourceLines(lambda p: str(tmp_path / p.lstrip("/")))
 
 
-def render(document: JsonDocument, threads, warnings=(), **dump) -> tuple[str, dict]:
+def render(document: JsonDocument, threads, sources, warnings=(), **dump) -> tuple[str, dict]:
     facts = dict(pid=7, executable="/usr/bin/python3.12", python_version=(3, 12, 1))
     facts.update(dump)
-    document.add_process(ProcessDump(threads=list(threads), **facts))
+    document.add_process(ProcessDump(threads=list(threads), **facts), sources)
     out = io.StringIO()
     document.write(out, warnings)
     text = out.getvalue()
@@ -69,7 +69,7 @@ def test_python_frames_outermost_first_with_every_field(sources):
     thread = thread_of([code("/app.py", 4, "<module>", 0, 3),
                         code("/app.py", 2, "f", 4, 8, qualname="C.f", end_line=3)],
                        name="worker", holds_the_gil=1)
-    _, doc = render(JsonDocument("remote", sources), [thread])
+    _, doc = render(JsonDocument("remote"), [thread], sources)
     assert doc["version"] == 1 and doc["command"] == "remote" and doc["core"] is None
     process = doc["processes"][0]
     assert (process["pid"], process["executable"], process["python_version"]) == (
@@ -94,7 +94,7 @@ def test_unknowns_are_null(sources):
     # no columns (before 3.11), a blank or missing source line, gc status unknown (2.7)
     thread = thread_of([code("/app.py", 5, "f"), code("/gone.py", 1, "g")],
                        is_gc_collecting=-1)
-    _, doc = render(JsonDocument("remote", sources), [thread], python_version=(2, 7, None),
+    _, doc = render(JsonDocument("remote"), [thread], sources, python_version=(2, 7, None),
                     executable=None)
     t = doc["processes"][0]["threads"][0]
     assert t["gc_collecting"] is None and t["name"] is None
@@ -107,7 +107,7 @@ def test_unknowns_are_null(sources):
 def test_locals_are_the_text_outputs_values(sources):
     values = ({"x": "1"}, {"s": "'h\\xe9'", "big": "1267650600228229401496703205376"})
     thread = thread_of([code("/app.py", 2, "f")], variables=[values])
-    _, doc = render(JsonDocument("remote", sources, locals=True), [thread])
+    _, doc = render(JsonDocument("remote", locals=True), [thread], sources)
     frame = doc["processes"][0]["threads"][0]["frames"][0]
     assert frame["arguments"] == {"x": "1"}
     assert list(frame["locals"]) == ["s", "big"]  # the order the text prints
@@ -118,7 +118,7 @@ def test_locals_are_the_text_outputs_values(sources):
 
 def test_corrupted_frames_are_marked(sources):
     thread = thread_of([code("/app.py", 2, "f")], corrupted_after=True)
-    _, doc = render(JsonDocument("remote", sources), [thread])
+    _, doc = render(JsonDocument("remote"), [thread], sources)
     frames = doc["processes"][0]["threads"][0]["frames"]
     assert [f["corrupted"] for f in frames] == [True, False]
     assert frames[0]["corrupted_at"] == 0xdead0 and frames[0]["file"] is None
@@ -135,7 +135,7 @@ def test_native_frames_merged_in_place(sources):
                             native("time_sleep", "python3.12", "Modules/timemodule.c", 383),
                             native("clock_nanosleep@GLIBC_2.2.5", address=0x7f00),
                             native("helper", "libc.so.6", "x.c", 9, inlined=True)]
-    _, doc = render(JsonDocument("remote", sources, native="all"), [thread])
+    _, doc = render(JsonDocument("remote", native="all"), [thread], sources)
     t = doc["processes"][0]["threads"][0]
     kinds = [(f["kind"], f.get("symbol") or f.get("function")) for f in t["frames"]]
     assert kinds == [("native", "main"), ("python", "<module>"), ("python", "f"),
@@ -147,7 +147,7 @@ def test_native_frames_merged_in_place(sources):
                      "address": 0x7f00, "inlined": False}
     assert t["frames"][3]["file"] == "Modules/timemodule.c" and t["frames"][5]["inlined"]
     assert t["waiting_for_gil"] is False and t["dropping_gil"] is False
-    _, last = render(JsonDocument("remote", sources, native="last"), [thread])
+    _, last = render(JsonDocument("remote", native="last"), [thread], sources)
     assert [f.get("symbol") or f.get("function") for f in
             last["processes"][0]["threads"][0]["frames"]] == [
         "<module>", "f", "time_sleep", "clock_nanosleep@GLIBC_2.2.5", "helper"]
@@ -156,7 +156,7 @@ def test_native_frames_merged_in_place(sources):
 def test_unmergeable_native_stack_is_a_thread_warning(sources):
     thread = thread_of([code("/app.py", 4, "<module>"), code("/app.py", 2, "f")])
     thread.native_frames = [native("take_gil", "python3.12")]  # no eval-loop frame
-    _, doc = render(JsonDocument("remote", sources, native="all"), [thread])
+    _, doc = render(JsonDocument("remote", native="all"), [thread], sources)
     t = doc["processes"][0]["threads"][0]
     assert [f["kind"] for f in t["frames"]] == ["python", "python"]
     assert t["warnings"] and "native frames not shown" in t["warnings"][0]
@@ -164,18 +164,18 @@ def test_unmergeable_native_stack_is_a_thread_warning(sources):
 
 
 def test_threads_without_frames_and_documents_without_threads(sources):
-    _, doc = render(JsonDocument("core", sources), [thread_of([])])
+    _, doc = render(JsonDocument("core"), [thread_of([])], sources)
     assert doc["processes"][0]["threads"][0]["frames"] == []
-    _, empty = render(JsonDocument("core", sources), [])
+    _, empty = render(JsonDocument("core"), [], sources)
     assert empty["processes"][0]["threads"] == []
 
 
 def test_warnings_and_core_facts_in_the_document(sources):
-    document = JsonDocument("core", sources)
+    document = JsonDocument("core")
     document.core = {"file": "/c", "executable": None, "executable_from_core": True,
                      "process": None, "signal": None, "cause": "x", "missing_files": ["/l"],
                      "build_id_mismatches": []}
-    _, doc = render(document, [], warnings=["/l is mapped in the core but was not found"])
+    _, doc = render(document, [], sources, warnings=["/l is mapped in the core but was not found"])
     assert doc["warnings"] == ["/l is mapped in the core but was not found"]
     assert doc["core"]["missing_files"] == ["/l"]
 
@@ -183,7 +183,7 @@ def test_warnings_and_core_facts_in_the_document(sources):
 def test_same_dump_same_bytes_and_fixed_key_order(sources):
     def once():
         thread = thread_of([code("/app.py", 2, "f", 4, 8)], name="w")
-        return render(JsonDocument("remote", sources, locals=True), [thread, thread])[0]
+        return render(JsonDocument("remote", locals=True), [thread, thread], sources)[0]
     first = once()
     assert first == once()
     keys = re.findall(r'"(\w+)": ', first)
@@ -198,14 +198,14 @@ def test_same_dump_same_bytes_and_fixed_key_order(sources):
 def test_text_that_is_not_utf8_or_json_safe(sources):
     # names decoded with surrogateescape (cores cut arguments mid-character)
     thread = thread_of([code("/app\udcff.py", 1, 'q"\\\n')], name="t\udce9")
-    text, doc = render(JsonDocument("remote", sources), [thread])
+    text, doc = render(JsonDocument("remote"), [thread], sources)
     assert text.isascii()
     t = doc["processes"][0]["threads"][0]
     assert t["name"] == "t\udce9" and t["frames"][0]["function"] == 'q"\\\n'
 
 
 def test_nothing_is_written_until_the_document_is_whole(sources):
-    from pystack.cli import PlainArgs, _print_dump
+    from pystack.cli import PlainArgs, _print_dumps
     args = PlainArgs("remote")
     args.json = True
     good = thread_of([code("/app.py", 2, "f")])
@@ -213,9 +213,11 @@ def test_nothing_is_written_until_the_document_is_whole(sources):
     bad.tid = object()  # a bug on the way: not something JSON can say
     out = io.StringIO()
     with pytest.raises(TypeError):
-        _print_dump(args, ProcessDump(7, None, (3, 12, 1), [good, bad]), sources, out, [])
+        _print_dumps(args, [ProcessDump(7, None, (3, 12, 1), [good, bad])], lambda pid: sources,
+                     out, [])
     assert out.getvalue() == ""
-    _print_dump(args, ProcessDump(7, None, (3, 12, 1), [good, good]), sources, out, [])
+    _print_dumps(args, [ProcessDump(7, None, (3, 12, 1), [good, good])], lambda pid: sources,
+                 out, [])
     assert len(json.loads(out.getvalue())["processes"][0]["threads"]) == 2
 
 
@@ -237,9 +239,9 @@ def test_schema_requires_what_the_renderer_always_writes(sources):
         schema = json.load(f)
     thread = thread_of([code("/app.py", 2, "f")])
     thread.native_frames = []
-    document = JsonDocument("remote", sources)
-    assert set(document.thread(thread)) == set(schema["$defs"]["thread"]["required"])
-    frame = document.python_frame(thread.frame)
+    document = JsonDocument("remote")
+    assert set(document.thread(thread, sources)) == set(schema["$defs"]["thread"]["required"])
+    frame = document.python_frame(thread.frame, sources)
     assert set(frame) == set(schema["$defs"]["python_frame"]["required"])
     assert set(JsonDocument.native_frame(native("x"))) == \
         set(schema["$defs"]["native_frame"]["required"])

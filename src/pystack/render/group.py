@@ -10,41 +10,55 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
-    from typing import Iterable, Iterator, List, Optional, Sequence
+    from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
     from ..types import PyThread
     from .text import TextRenderer
 
 
-def grouped_blocks(renderer: TextRenderer, threads: Iterable[PyThread]) -> Iterator[List[str]]:
-    """The printed blocks (lists of lines), one per group of identical threads."""
+def grouped_blocks(renderers: Dict[int, TextRenderer], threads: Iterable[Tuple[PyThread, int]],
+                   pids: bool = False) -> Iterator[List[str]]:
+    """The printed blocks (lists of lines), one per group of identical threads.
+
+    `threads` pairs each thread with the pid of its process, `renderers` holds each
+    process's renderer (its own source root); threads of several processes group
+    together (8 workers stuck in one place print once) and, with `pids`, a group
+    names the processes its threads belong to.
+    """
     groups: dict = {}
-    for thread in threads:
+    for thread, pid in threads:
+        renderer = renderers[pid]
         body = renderer.body(thread)
         key = (thread.status, tuple(body) if body is not None else None)
         members = groups.get(key)
         if members is None:
             groups[key] = members = []
-        members.append(thread)
+        members.append((thread, pid))
     # largest first; among equals, the order the threads came in (dicts keep it)
     ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
     for (status, body), members in ordered:
+        thread, pid = members[0]
+        renderer = renderers[pid]
         if len(members) == 1:
-            yield list(renderer.thread(members[0]))
+            yield list(renderer.thread(thread))
             continue
-        who = describe_group(members)
+        who = describe_group([t for t, _ in members],
+                             [p for _, p in members] if pids else None)
         if body is None:
             yield [renderer.empty_line(who)]
         else:
             yield [renderer.header(who, status), *body]
 
 
-def describe_group(threads: Sequence[PyThread]) -> str:
-    """`4 threads (worker-0 .. worker-3), tids 101-104`: every tid, names compressed."""
+def describe_group(threads: Sequence[PyThread], pids: Optional[Sequence[int]] = None) -> str:
+    """`4 threads (worker-0 .. worker-3), tids 101-104`: every tid, names compressed;
+    with `pids`, the processes too (`pids 4242-4249`)."""
     names = compress_names([t.name for t in threads if t.name])
     who = f"{len(threads)} threads"
     if names:
         who += f" ({names})"
+    if pids is not None:
+        who += ", pids " + compress_numbers(pids)
     return who + ", tids " + compress_numbers([t.tid for t in threads])
 
 

@@ -41,31 +41,34 @@ def _known(value: int) -> Optional[bool]:
 class JsonDocument:
     """Collects the pieces of one document; `write` puts them out."""
 
-    def __init__(self, command: str, sources: SourceLines, *, native: str = "off",
-                 locals: bool = False) -> None:
+    def __init__(self, command: str, *, native: str = "off", locals: bool = False) -> None:
         self.command = command
-        self.sources = sources
         self.native = native
         self.locals = locals
         self.core: Optional[dict] = None
         self._processes: List[List[str]] = []
 
     # -- the model as JSON values --------------------------------------------------------
-    def add_process(self, dump: ProcessDump) -> None:
+    def add_process(self, dump: ProcessDump, sources: SourceLines) -> None:
+        """`sources`: where this process's source files are read (its own root)."""
         version = dump.python_version
         head = _members((
             ("pid", dump.pid),
+            ("ppid", dump.ppid),
+            ("command", dump.command),
             ("executable", dump.executable),
             ("python_version", ".".join(str(v) for v in version if v is not None)
              if version else None),
+            ("skipped", dump.skipped),
         ))
         pieces = ["{" + head + ', "threads": [']
         for index, thread in enumerate(dump.threads):
-            pieces.append(("\n" if index == 0 else ",\n") + _encode(self.thread(thread)))
+            pieces.append(("\n" if index == 0 else ",\n")
+                          + _encode(self.thread(thread, sources)))
         pieces.append("]}")
         self._processes.append(pieces)
 
-    def thread(self, thread: PyThread) -> dict:
+    def thread(self, thread: PyThread, sources: SourceLines) -> dict:
         shown = shown_stack(thread, self.native)
         native_read = self.native != "off" and bool(thread.native_frames)
         gil = thread.gil_status
@@ -79,12 +82,12 @@ class JsonDocument:
             "dropping_gil": gil == "Dropping the GIL" if native_read else None,
             "gc_collecting": _known(thread.is_gc_collecting),
             "status": thread.status,
-            "frames": [self.python_frame(f) if isinstance(f, PyFrame) else self.native_frame(f)
-                       for f in shown.frames],
+            "frames": [self.python_frame(f, sources) if isinstance(f, PyFrame)
+                       else self.native_frame(f) for f in shown.frames],
             "warnings": [shown.notice] if shown.notice else [],
         }
 
-    def python_frame(self, frame: PyFrame) -> dict:
+    def python_frame(self, frame: PyFrame, sources: SourceLines) -> dict:
         code = frame.code
         out: dict = {"kind": "python"}
         if code is None:  # the chain broke here: nothing of the frame can be trusted
@@ -94,7 +97,7 @@ class JsonDocument:
             loc = code.location
             # no columns at all (before 3.11, or none recorded) reads as 0..0
             columns = bool(loc.column or loc.end_column)
-            source = self.sources.line(code.filename, loc.lineno)
+            source = sources.line(code.filename, loc.lineno)
             out.update(file=code.filename, line=loc.lineno, end_line=loc.end_lineno,
                        column=loc.column if columns else None,
                        end_column=loc.end_column if columns else None,

@@ -163,6 +163,13 @@ class TextRenderer:
         return text[:start] + BOLD + RED + text[start:end] + RESET + text[end:]
 
 
+def process_line(dump) -> str:
+    """`Process 4242: python3 worker.py (parent 4241)`, and why it was skipped if it was."""
+    parent = f" (parent {dump.ppid})" if dump.ppid is not None else ""
+    line = f"Process {dump.pid}: {dump.command or '?'}{parent}"
+    return line + (f": skipped, {dump.skipped}" if dump.skipped else "")
+
+
 def describe_thread(thread: PyThread) -> str:
     name = f" ({thread.name})" if thread.name else ""
     return f"thread {thread.tid}{name}"
