@@ -65,6 +65,17 @@ class _CodeInfo:
     qualname: Optional[str] = None  # co_qualname (3.11+)
 
 
+def _is_init_cleanup(code: PyCodeObject) -> bool:
+    """The frame 3.13+ pushes to run `__init__` from a class call.
+
+    CALL_ALLOC_AND_ENTER_INIT runs `__init__` in the same eval loop, under a frame of
+    the interpreter's static `_Py_InitCleanup` code (file, name and qualified name all
+    `__init__`, no line); CPython counts it "incomplete" (`_co_firsttraceable` lies past
+    its last instruction) and no traceback or `f_back` shows it, so neither do we.
+    """
+    return code.filename == "__init__" and code.scope == "__init__"
+
+
 class FrameReader:
     """Reads frames and code objects of one interpreter; caches code objects."""
 
@@ -238,6 +249,9 @@ class FrameReader:
             except (MemoryReadError, ObjectError):
                 frames.append(RawFrame(address, None, False, False, corrupted=True))
                 break
+            if _is_init_cleanup(described):
+                address = nxt  # never shown, and no eval-loop entry either
+                continue
             frames.append(RawFrame(address, described, is_entry, False, code))
             address = nxt
         if shim_owners:

@@ -75,6 +75,20 @@ class Worker(object):
         blocker()
 
 
+class Constructed(object):
+    def __init__(self, block):
+        if block:
+            register()
+            time.sleep(SLEEP)  # BLOCK
+
+
+def construct():
+    """Call a class often enough that 3.13+ specializes the call: `__init__` then runs
+    under the interpreter's hidden init-cleanup frame."""
+    for turn in range(64):
+        Constructed(turn == 63)
+
+
 def crash_when_told():
     """Wait for a line on stdin, then crash inside a C call (a kernel core with SIGSEGV)."""
     import ctypes
@@ -139,6 +153,7 @@ def main():
         start(run_generator, "generator"),
         start(make_closure(HELD), "closure-lock"),
         start(Worker().method, "method-lambda"),
+        start(construct, "class-init"),
     ]
     if sys.version_info >= (3, 5):
         import stacks_async
