@@ -103,7 +103,7 @@ def _allow_cores() -> None:
 
 @contextmanager
 def started(interpreter: dict, script: str = "stacks.py", env: dict | None = None,
-            timeout: float = 60, cores: bool = False):
+            timeout: float = 60, cores: bool = False, args: list | None = None):
     """Start a target; with `cores`, it may dump core into its own working directory.
 
     The working directory is the staged scripts' folder (inside the chroot for sid
@@ -111,7 +111,7 @@ def started(interpreter: dict, script: str = "stacks.py", env: dict | None = Non
     """
     inside, host_dir = _stage_scripts(interpreter["root"])
     script_path = os.path.join(inside, script)
-    argv = interpreter["argv"] + [script_path]
+    argv = interpreter["argv"] + [script_path] + list(args or [])
     cwd = None
     if cores:
         if interpreter["root"] in ("/", ""):
@@ -120,7 +120,7 @@ def started(interpreter: dict, script: str = "stacks.py", env: dict | None = Non
         else:  # chroot(8) changes to "/": change directory inside
             argv = interpreter["argv"][:-1] + [
                 "/bin/sh", "-c", f'cd {inside} && exec "$0" "$@"',
-                interpreter["argv"][-1], script_path]
+                interpreter["argv"][-1], script_path] + list(args or [])
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd,
                             preexec_fn=_allow_cores if cores else None,
