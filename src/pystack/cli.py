@@ -342,7 +342,7 @@ def _print_dumps(args: argparse.Namespace, dumps: list, sources_of, out,
         if tree:
             put([process_line(d) for d in dumps])
         threads = [(t, d.pid) for d in dumps for t in d.threads]
-        for block in grouped_blocks(renderers, threads, pids=tree):
+        for block in grouped_blocks(renderers, threads, name_processes=tree):
             put(block)
         out.flush()
         return

@@ -17,13 +17,13 @@ if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every sta
 
 
 def grouped_blocks(renderers: Dict[int, TextRenderer], threads: Iterable[Tuple[PyThread, int]],
-                   pids: bool = False) -> Iterator[List[str]]:
+                   name_processes: bool = False) -> Iterator[List[str]]:
     """The printed blocks (lists of lines), one per group of identical threads.
 
     `threads` pairs each thread with the pid of its process, `renderers` holds each
     process's renderer (its own source root); threads of several processes group
-    together (8 workers stuck in one place print once) and, with `pids`, a group
-    names the processes its threads belong to.
+    together (8 workers stuck in one place print once) and, with `name_processes`, a
+    group names the processes its threads belong to.
     """
     groups: dict = {}
     for thread, pid in threads:
@@ -43,7 +43,7 @@ def grouped_blocks(renderers: Dict[int, TextRenderer], threads: Iterable[Tuple[P
             yield list(renderer.thread(thread))
             continue
         who = describe_group([t for t, _ in members],
-                             [p for _, p in members] if pids else None)
+                             [p for _, p in members] if name_processes else None)
         if body is None:
             yield [renderer.empty_line(who)]
         else:
