@@ -91,11 +91,16 @@ class Watchdog:
         import json
         import subprocess
         settings = json.dumps({"pid": os.getpid(), "output": self.output, "args": self.args})
+        # the watchdog imports this very pystack, wherever pytest found it (a rootdir,
+        # a `pythonpath` ini setting)
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.environ.get("PYTHONPATH")
+        env = dict(os.environ, PYTHONPATH=package_parent + (os.pathsep + path if path else ""))
         # stdout is never ours to write to (xdist workers use it for their channel);
         # stderr is the terminal's.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pystack._watchdog", settings],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, close_fds=True)
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, close_fds=True, env=env)
         try:
             import ctypes
             libc = ctypes.CDLL(None, use_errno=True)

@@ -136,6 +136,23 @@ def test_dumps_go_to_the_terminal_without_a_file(suite):
     assert gone(pid)
 
 
+def test_the_watchdog_imports_the_same_pystack():
+    """pystack may be importable only through pytest's path settings: the watchdog is
+    told where this pystack lives, and ends when its orders end."""
+    import pystack
+    from pystack.pytest_plugin import Watchdog
+    watchdog = Watchdog(30.0, None, [])
+    watchdog._tell("stop")  # starts it
+    try:
+        with open(f"/proc/{watchdog.process.pid}/environ", "rb") as f:
+            environ = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+        first = environ[b"PYTHONPATH"].decode().split(os.pathsep)[0]
+        assert first == os.path.dirname(os.path.dirname(os.path.abspath(pystack.__file__)))
+    finally:
+        watchdog.pytest_unconfigure(None)
+    assert watchdog.process.returncode == 0
+
+
 def test_off_unless_asked(suite):
     process = run_pytest(suite, "-k", "sleeps", wait=False)
     time.sleep(1)
