@@ -36,6 +36,7 @@ class Scenario:
     source: str = REMOTE
     locals: bool = False
     native: bool = False
+    json: bool = False  # a JSON document instead of text (tools that have one)
     checks: tuple[Check, ...] = field(default_factory=tuple)
 
     @property
@@ -55,6 +56,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              checks=(_threads(3),)),
     Scenario("threads100", "live process, 100 threads", ("--threads", "100"),
              checks=(_threads(100),)),
+    Scenario("json100", "live process, 100 threads, as JSON", ("--threads", "100"),
+             json=True, checks=(_threads(100),)),
     Scenario("deep1000", "live process, 1 thread 1000 frames deep",
              ("--threads", "1", "--depth", "1000"),
              checks=(Check(r"\bbench_recurse\b", 1000, "bench_recurse frames"),)),

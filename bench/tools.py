@@ -74,6 +74,7 @@ def command(tool: str, scenario: Scenario, subject: Subject, peers: Peers
 def _pystack_args(scenario: Scenario, subject: Subject) -> list[str]:
     """The arguments both pystacks share: same CLI, same question."""
     flags = (["--locals"] if scenario.locals else []) + (["--native"] if scenario.native else [])
+    flags += ["--json"] if scenario.json else []
     if not scenario.is_core:
         return ["remote", str(subject.pid), *flags]
     args = ["core", subject.core, subject.interp.exe, *flags]
@@ -89,6 +90,8 @@ def _ours(scenario: Scenario, subject: Subject, peers: Peers):
 
 
 def _bloomberg(scenario: Scenario, subject: Subject, peers: Peers):
+    if scenario.json:
+        raise NotApplicable("Bloomberg's pystack has no JSON output")
     exe = peers.executable(BLOOMBERG)
     if exe is None:
         raise Unavailable(peers.problems.get(BLOOMBERG, "not installed"))
@@ -100,6 +103,7 @@ def _pyspy(scenario: Scenario, subject: Subject, peers: Peers):
     if exe is None:
         raise Unavailable(peers.problems.get(PYSPY, "not installed"))
     flags = (["--locals"] if scenario.locals else []) + (["--native"] if scenario.native else [])
+    flags += ["--json"] if scenario.json else []
     if not scenario.is_core:
         return [exe, "dump", "--pid", str(subject.pid), *flags], base_env()
     interp = subject.interp
@@ -114,8 +118,8 @@ def _pyspy(scenario: Scenario, subject: Subject, peers: Peers):
 
 
 def _gdb(scenario: Scenario, subject: Subject, peers: Peers):
-    if not scenario.is_core:
-        raise NotApplicable("gdb is measured on cores only")
+    if not scenario.is_core or scenario.json:
+        raise NotApplicable("gdb is measured on cores only, as text")
     interp = subject.interp
     script = interpreters.python_gdb_script(interp)
     if script is None:

@@ -268,7 +268,8 @@ def _remote(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
         dumps = [dump_process(args.pid, **options)]
         if args.json:  # the document says who the process is
             from .target.tree import command_line, parent_of
-            dumps[0].ppid, dumps[0].command = parent_of(dumps[0].pid), command_line(dumps[0].pid)
+            dump = dumps[0]
+            dump.ppid, dump.command = parent_of(dump.pid), command_line(dump.pid)
     # Source lines are read after the target runs again, through its own root.
     _print_dumps(args, dumps, _live_sources, out, warnings)
     return 0
