@@ -6,6 +6,7 @@ gives memory, `cpython.locate` finds the interpreter, `cpython.threads` walks it
 """
 from __future__ import annotations
 
+import os
 import struct
 
 from .cpython.locate import locate
@@ -82,7 +83,6 @@ def dump_process_tree(pid: int, **options) -> List[ProcessDump]:
     with `skipped` saying why and no threads; `options` are `dump_process`'s. When
     not one process could be dumped, the root's own error is raised.
     """
-    import os
     from .errors import InvalidPythonProcess
     from .target import procfs
     from .target.tree import process_tree
@@ -91,10 +91,13 @@ def dump_process_tree(pid: int, **options) -> List[ProcessDump]:
     root = int(status.get("Tgid", pid) or pid)  # a thread's tid names its process
     dumps: List[ProcessDump] = []
     root_error: Optional[PystackError] = None
+    exhaustive = options.get("method") == StackMethod.ALL
     for node in process_tree(root):
         reason: Optional[str] = None
         if node.pid == os.getpid():
             reason = "pystack itself"
+        elif not exhaustive and not _may_run_python(node.pid):
+            reason = "not a Python process"  # told without stopping it
         else:
             try:
                 dump = dump_process(node.pid, **options)
@@ -111,6 +114,36 @@ def dump_process_tree(pid: int, **options) -> List[ProcessDump]:
     if all(d.skipped for d in dumps):
         raise root_error or InvalidPythonProcess(f"no Python process in the tree of pid {root}")
     return dumps
+
+
+def _may_run_python(pid: int) -> bool:
+    """Whether a process may hold an interpreter, told without stopping it.
+
+    The interpreter is only ever looked for in mapped files named like Python and in
+    the executable (an embedding program); a tree's shells, `sleep`s and helpers
+    have neither, and need not be stopped to learn it. Anything unsure says yes.
+    """
+    from .binaries.elf import ElfFile
+    from .errors import ElfError
+    from .target import procfs
+    try:
+        maps = procfs.read_maps(pid)
+    except PystackError:
+        return True  # let the dump say what is wrong
+    if any("python" in os.path.basename(m.path or "").lower() for m in maps):
+        return True
+    try:
+        elf = ElfFile(f"/proc/{pid}/exe")
+    except (ElfError, OSError):
+        return True
+    try:
+        return (elf.section(".PyRuntime") is not None
+                or elf.symbol("Py_Initialize") is not None
+                or elf.symbol("Py_InitializeEx") is not None)
+    except (ElfError, ValueError):
+        return True
+    finally:
+        elf.close()
 
 
 def _why_skipped(error: PystackError) -> str:
@@ -256,7 +289,6 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
 
 def _python_libraries(threads: List[PyThread], target: Target) -> tuple:
     """Names (as libdw reports modules) of the files that hold the interpreter."""
-    import os
     names = set()
     for m in target.mappings():
         name = os.path.basename(m.path or "")

@@ -208,3 +208,27 @@ def test_a_process_that_exits_during_the_dump_is_noted(monkeypatch):
     assert dumps[-1].pid == gone.pid and dumps[-1].skipped == "exited during the dump"
     assert dumps[-1].command == "python3 gone.py" and dumps[-1].threads == []
     assert {t.tid for t in dumps[0].threads} == {t["tid"] for t in target.report["threads"]}
+
+
+@pytest.mark.skipif(not HOST, reason="no host interpreter provisioned")
+def test_processes_without_python_are_never_stopped(monkeypatch):
+    """A shell or `sleep` in the tree is told apart by its mappings and executable."""
+    from pystack import engine
+    attached = []
+    real = engine.dump_process
+
+    def recording(pid, *args, **kwargs):
+        attached.append(pid)
+        return real(pid, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "dump_process", recording)
+    with tree(HOST[-1].values[0], "forkexec") as (root, reports):
+        dumps = engine.dump_process_tree(root)
+        (leaf,) = [pid for pid, r in reports.items() if r["role"] == "leaf"]
+        shell = reports[leaf]["ppid"]
+        assert sorted(attached) == sorted(reports)  # the Python ones only
+        assert {d.pid: d.skipped for d in dumps}[shell] == "not a Python process"
+        # --exhaustive looks everywhere, so it must look at the shell too
+        attached.clear()
+        engine.dump_process_tree(root, method=engine.StackMethod.ALL)
+        assert shell in attached
