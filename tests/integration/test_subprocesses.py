@@ -59,9 +59,23 @@ def frames_of(report: dict) -> list:
     return [(f["file"], f["name"], f["line"]) for f in report["frames"]]
 
 
+def in_tree_order(processes: list[tuple[int, int | None]]) -> bool:
+    """(pid, ppid) pairs depth first from the root, brothers by pid."""
+    children: dict = {}
+    for pid, ppid in processes[1:]:
+        children.setdefault(ppid, []).append(pid)
+    order, stack = [], [processes[0][0]]
+    while stack:
+        pid = stack.pop()
+        order.append(pid)
+        stack.extend(sorted(children.get(pid, []), reverse=True))
+    return order == [pid for pid, _ in processes]
+
+
 def check_text(output: str, root: int, reports: dict) -> dict:
     found = sections(output)
     assert next(iter(found)) == root  # the root first, parents before children
+    assert in_tree_order([(pid, s["ppid"]) for pid, s in found.items()]), output
     for pid, report in reports.items():
         section = found[pid]
         assert section["skipped"] is None and section["ppid"] == report["ppid"]
@@ -76,6 +90,7 @@ def check_text(output: str, root: int, reports: dict) -> dict:
 def check_json(document: dict, root: int, reports: dict) -> dict:
     processes = {p["pid"]: p for p in document["processes"]}
     assert document["processes"][0]["pid"] == root
+    assert in_tree_order([(p["pid"], p["ppid"]) for p in document["processes"]])
     for pid, report in reports.items():
         process = processes[pid]
         assert process["skipped"] is None and process["ppid"] == report["ppid"]
