@@ -52,6 +52,7 @@ def dump_process(pid: int, stop_process: bool = True,
     reads more; asked for by the renderers that print it (JSON)."""
     from .target.live import LiveProcess
 
+    method = _checked_method(method)
     if native_mode != NativeReportingMode.OFF and not stop_process:
         raise EngineError("native stacks need the threads stopped: "
                           "they cannot be combined with --no-block")
@@ -174,17 +175,31 @@ def get_process_threads_for_core(core_file, executable=None,
     directory (a container image, a chroot) under which every path the core names is
     resolved.
     """
+    method = _checked_method(method)  # before the core is even opened
     with open_core(core_file, executable, library_search_path, library_search_root) as core:
         return dump_core(core, native_mode=native_mode, locals=locals, method=method,
                          max_value_length=max_value_length).threads
+
+
+def _checked_method(method) -> StackMethod:
+    """A `StackMethod` (or its number), else ValueError before anything is touched."""
+    try:
+        if isinstance(method, bool) or method is None:
+            raise TypeError
+        value = method.__index__()  # ints and StackMethods only, not 1.5 nor "55"
+        if not value or value & ~int(StackMethod.ALL):  # nothing, or unknown bits
+            raise ValueError
+        return StackMethod(value)
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"invalid method: {method!r} (a pystack.engine.StackMethod)") from None
 
 
 def open_core(core_file, executable=None, library_search_path=None,
               library_search_root=None):
     from .target.core import CoreFile
 
-    if isinstance(library_search_path, str):
-        library_search_path = [p for p in library_search_path.split(":") if p]
+    if isinstance(library_search_path, (str, os.PathLike)):  # "a:b", or one directory
+        library_search_path = [p for p in os.fspath(library_search_path).split(":") if p]
     return CoreFile(core_file, executable, lib_search_path=library_search_path,
                     lib_search_root=library_search_root)
 
@@ -204,6 +219,7 @@ def dump_core(core, *, native_mode: NativeReportingMode = NativeReportingMode.OF
               max_value_length: int = DEFAULT_VALUE_LENGTH,
               exact_version: bool = False) -> ProcessDump:
     """`threads_of_core`, with the executable and Python version (see `dump_process`)."""
+    method = _checked_method(method)
     if native_mode == NativeReportingMode.PYTHON and not _native_available():
         native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
     dump = _dump_of(core, cache=True, locals=locals, max_value_length=max_value_length,

@@ -75,8 +75,10 @@ class NativeFrame:
 class PyFrame:
     """One Python frame; `prev` is its caller, `next` the frame it called."""
 
-    prev: Optional["PyFrame"] = field(repr=False)
-    next: Optional["PyFrame"] = field(repr=False)
+    # Not compared: equality walking the links would go back and forth between two
+    # frames for ever (and a deep chain would exhaust the recursion limit).
+    prev: Optional["PyFrame"] = field(repr=False, compare=False)
+    next: Optional["PyFrame"] = field(repr=False, compare=False)
     code: PyCodeObject
     arguments: Dict[str, str]
     locals: Dict[str, str]
