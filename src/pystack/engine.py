@@ -92,7 +92,7 @@ def dump_process_tree(pid: int, **options) -> List[ProcessDump]:
     root = int(status.get("Tgid", pid) or pid)  # a thread's tid names its process
     dumps: List[ProcessDump] = []
     root_error: Optional[PystackError] = None
-    exhaustive = options.get("method") == StackMethod.ALL
+    exhaustive = _checked_method(options.get("method", StackMethod.AUTO)) == StackMethod.ALL.value
     for node in process_tree(root):
         reason: Optional[str] = None
         if node.pid == os.getpid():
@@ -181,15 +181,18 @@ def get_process_threads_for_core(core_file, executable=None,
                          max_value_length=max_value_length).threads
 
 
-def _checked_method(method) -> StackMethod:
-    """A `StackMethod` (or its number), else ValueError before anything is touched."""
+def _checked_method(method) -> int:
+    """The bits of a `StackMethod` (or an int of them), else ValueError before
+    anything is touched."""
     try:
+        if isinstance(method, StackMethod):
+            return method.value
         if isinstance(method, bool) or method is None:
             raise TypeError
-        value = method.__index__()  # ints and StackMethods only, not 1.5 nor "55"
-        if not value or value & ~int(StackMethod.ALL):  # nothing, or unknown bits
+        value = method.__index__()  # ints only, not 1.5 nor "55"
+        if not value or value & ~StackMethod.ALL.value:  # nothing, or unknown bits
             raise ValueError
-        return StackMethod(value)
+        return value
     except (AttributeError, TypeError, ValueError):
         raise ValueError(f"invalid method: {method!r} (a pystack.engine.StackMethod)") from None
 

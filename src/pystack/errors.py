@@ -7,6 +7,41 @@ mapping from failure to exit code lives here and nowhere else.
 from __future__ import annotations
 
 
+# Longer explanations, for scripts that show them beside the one-line message (the
+# names are Bloomberg's; each is also the HELP_TEXT of its error class below).
+DETECTED_EXECUTABLE_NOT_FOUND_TEXT = """\
+The core names an executable that is not on this machine. Give the Python
+executable the process ran as the second argument of 'pystack core'.
+"""
+EXECUTABLE_NOT_FOUND_HELP_TEXT = """
+The executable given for the core does not exist. Pass the path of the Python
+executable the process ran, for example:
+
+    pystack core ./core /usr/bin/python3.12
+
+"""
+NOT_ENOUGH_INFORMATION_HELP_TEXT = """
+The memory that holds the interpreter's state could not be found or read. This
+happens when the interpreter is starting or shutting down, when a program embeds
+Python without running it, or when a core is read on a machine that lacks the
+libraries it used: point --lib-search-root at a copy of the process's root
+filesystem (a container image) or --lib-search-path at the directories holding
+them. --exhaustive also searches anonymous memory and the heap, more slowly.
+"""
+INVALID_EXECUTABLE_HELP_TEXT = """
+The executable given is not an ELF file: a script started through a shebang
+names the script, not the interpreter. Pass the Python executable instead (the
+core's header says which one ran), for example:
+
+    pystack core ./core /usr/bin/python3.12
+"""
+MISSING_EXECUTABLE_MAPS_HELP_TEXT = """
+The core has no memory mapped from the executable given: the executable is not
+the one that wrote the core. The core's header lists what it ran; pass that file
+as the second argument of 'pystack core'.
+"""
+
+
 class PystackError(Exception):
     """Base of every error pystack reports on purpose."""
 
@@ -18,9 +53,10 @@ class EngineError(PystackError):
 
     exit_code = 2
 
-    def __init__(self, message: str = "", *, corefile: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, *args: object, corefile: object = None, pid: int | None = None) -> None:
+        super().__init__(*args)
         self.corefile = corefile
+        self.pid = pid
 
 
 class ProcessNotFound(EngineError, ProcessLookupError):
@@ -69,30 +105,35 @@ class NotEnoughInformation(EngineError):
     """The memory we need is missing (a core without it, a torn --no-block read)."""
 
     exit_code = 10
+    HELP_TEXT = NOT_ENOUGH_INFORMATION_HELP_TEXT
 
 
 class InvalidExecutable(EngineError):
     """The executable given does not belong to the process or core."""
 
     exit_code = 11
+    HELP_TEXT = INVALID_EXECUTABLE_HELP_TEXT
 
 
 class CoreExecutableNotFound(EngineError):
     """The executable named by the user does not exist."""
 
     exit_code = 12
+    HELP_TEXT = EXECUTABLE_NOT_FOUND_HELP_TEXT
 
 
 class DetectedExecutableNotFound(EngineError):
     """The executable named in the core cannot be found on disk."""
 
     exit_code = 12
+    HELP_TEXT = DETECTED_EXECUTABLE_NOT_FOUND_TEXT
 
 
 class MissingExecutableMaps(EngineError):
     """The core names no mapping for its executable."""
 
     exit_code = 13
+    HELP_TEXT = MISSING_EXECUTABLE_MAPS_HELP_TEXT
 
 
 class MemoryReadError(EngineError):

@@ -13,8 +13,9 @@ if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every sta
     from typing import Dict, Iterator, List, Optional, Tuple
 
 
-class StackMethod(enum.IntFlag):
-    """Where the interpreter may be looked for (bits as in Bloomberg's pystack)."""
+class StackMethod(enum.Enum):
+    """Where the interpreter may be looked for: an Enum, as Bloomberg's, whose values
+    are bits (AUTO and ALL are combinations); the engine also takes an int of bits."""
 
     ELF_DATA = 1
     SYMBOLS = 2
@@ -66,9 +67,38 @@ class NativeFrame:
     library: str
 
     class FrameType(enum.Enum):
+        """What the merge makes of a native frame (values as in Bloomberg's)."""
+
         IGNORE = 0
         EVAL = 1
-        OTHER = 2
+        OTHER = 3
+
+
+#: Interpreter call plumbing that a merged stack hides (Bloomberg's public name for it;
+#: our merge's own, longer list is `pystack.native.merge`).
+SYMBOL_IGNORELIST = frozenset({
+    "PyObject_Call", "call_function", "classmethoddescr_call", "cmpwrapper_call",
+    "fast_function", "function_call", "instance_call", "instancemethod_call",
+    "methoddescr_call", "proxy_call", "slot_tp_call", "type_call", "weakref_call",
+    "wrap_call", "wrapper_call", "wrapperdescr_call", "do_call_core",
+})
+
+
+def frame_type(frame: "NativeFrame",
+               python_version: Optional[Tuple[int, int]]) -> "NativeFrame.FrameType":
+    """Whether a native frame is an eval-loop call, plumbing to hide, or anything else."""
+    symbol = frame.symbol
+    eval_name = "PyEval_EvalFrameEx" if python_version and python_version < (3, 6) \
+        else "_PyEval_EvalFrameDefault"
+    if python_version and eval_name in symbol:
+        return NativeFrame.FrameType.EVAL
+    if symbol.startswith(("PyEval", "_PyEval", "_Py")):
+        return NativeFrame.FrameType.IGNORE
+    if python_version and python_version >= (3, 8) and "vectorcall" in symbol.lower():
+        return NativeFrame.FrameType.IGNORE
+    if symbol.startswith(tuple(SYMBOL_IGNORELIST)):
+        return NativeFrame.FrameType.IGNORE
+    return NativeFrame.FrameType.OTHER
 
 
 @record
@@ -136,7 +166,10 @@ class PyThread:
 
     @property
     def status(self) -> str:
-        return ",".join(s for s in (self.gil_status, self.gc_status) if s)
+        """`[Has the GIL,Garbage collecting]`, brackets included, as Bloomberg's reads."""
+        words = ["Thread terminated"] if self.tid == 0 else []
+        words += [s for s in (self.gil_status, self.gc_status) if s]
+        return "[" + ",".join(words) + "]"
 
 
 def _native_frame_named(thread: PyThread, prefix: str) -> bool:

@@ -64,3 +64,49 @@ def test_paths_may_be_path_objects(tmp_path):
         with pytest.raises(EngineError) as error:  # the core is missing, not a TypeError
             open_core(tmp_path / "core", tmp_path / "python", search)
         assert "no such file" in str(error.value)
+
+
+def test_status_reads_as_bloombergs():
+    assert thread(1, 1).status == "[]"
+    busy = PyThread(1, None, [], 1, 1, (3, 12))
+    assert busy.status == "[Has the GIL,Garbage collecting]"
+    assert PyThread(0, None, [], 0, 0, (3, 12)).status == "[Thread terminated]"
+    unknown_gc = PyThread(1, None, [], 0, -1, (2, 7))
+    assert unknown_gc.gc_status == "" and unknown_gc.status == "[]"
+
+
+def test_names_scripts_import():
+    import enum
+    from pystack.errors import (DETECTED_EXECUTABLE_NOT_FOUND_TEXT, EngineError,
+                                EXECUTABLE_NOT_FOUND_HELP_TEXT, INVALID_EXECUTABLE_HELP_TEXT,
+                                MISSING_EXECUTABLE_MAPS_HELP_TEXT,
+                                NOT_ENOUGH_INFORMATION_HELP_TEXT, CoreExecutableNotFound,
+                                DetectedExecutableNotFound, InvalidExecutable,
+                                MissingExecutableMaps, NotEnoughInformation)
+    from pystack.types import SYMBOL_IGNORELIST, NativeFrame, frame_type
+    assert issubclass(StackMethod, enum.Enum) and not issubclass(StackMethod, int)
+    assert [(m.name, m.value) for m in StackMethod] == [
+        ("ELF_DATA", 1), ("SYMBOLS", 2), ("BSS", 4), ("ANONYMOUS_MAPS", 8), ("HEAP", 16),
+        ("DEBUG_OFFSETS", 32), ("AUTO", 55), ("ALL", 63)]
+    assert [(t.name, t.value) for t in NativeFrame.FrameType] == [
+        ("IGNORE", 0), ("EVAL", 1), ("OTHER", 3)]
+    error = EngineError("gone", pid=42)
+    assert (str(error), error.pid, error.corefile) == ("gone", 42, None)
+    for cls, text in ((CoreExecutableNotFound, EXECUTABLE_NOT_FOUND_HELP_TEXT),
+                      (DetectedExecutableNotFound, DETECTED_EXECUTABLE_NOT_FOUND_TEXT),
+                      (NotEnoughInformation, NOT_ENOUGH_INFORMATION_HELP_TEXT),
+                      (InvalidExecutable, INVALID_EXECUTABLE_HELP_TEXT),
+                      (MissingExecutableMaps, MISSING_EXECUTABLE_MAPS_HELP_TEXT)):
+        assert cls.HELP_TEXT is text and text.strip()
+    assert "type_call" in SYMBOL_IGNORELIST
+
+    def native(symbol):
+        return NativeFrame(0, symbol, "???", 0, 0, "libpython3.12.so")
+    kinds = {s: frame_type(native(s), (3, 12)).name for s in (
+        "_PyEval_EvalFrameDefault", "_PyFunction_Vectorcall", "PyEval_EvalCode",
+        "slot_tp_call", "time_sleep", "clock_nanosleep")}
+    assert kinds == {"_PyEval_EvalFrameDefault": "EVAL", "_PyFunction_Vectorcall": "IGNORE",
+                     "PyEval_EvalCode": "IGNORE", "slot_tp_call": "IGNORE",
+                     "time_sleep": "OTHER", "clock_nanosleep": "OTHER"}
+    assert frame_type(native("PyEval_EvalFrameEx"), (2, 7)).name == "EVAL"
+    assert frame_type(native("PyEval_EvalFrameEx"), (3, 12)).name == "IGNORE"

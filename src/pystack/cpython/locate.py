@@ -171,13 +171,14 @@ def _dotted(version: tuple) -> str:
     return ".".join(str(v) for v in version if v is not None)
 
 
-def locate(target: Target, mem: Memory, methods: int = StackMethod.AUTO) -> Interpreter:
+def locate(target: Target, mem: Memory, methods=StackMethod.AUTO) -> Interpreter:
     """Find the interpreter of `target` or raise InvalidPythonProcess saying what was tried.
 
-    `methods` is a `StackMethod` (or its int value): which ways of finding the
+    `methods` is a `StackMethod` or an int of their bits: which ways of finding the
     interpreter may be used; see the module docstring for their order.
     """
-    return _Locator(target, mem, int(methods)).run()
+    bits = methods.value if isinstance(methods, StackMethod) else int(methods)
+    return _Locator(target, mem, bits).run()
 
 
 def _scan():  # -> the pystack.cpython.scan module
@@ -206,16 +207,17 @@ class _Locator:
 
     # -- driver ---------------------------------------------------------------------
     def run(self) -> Interpreter:
-        steps: list[tuple[int, Callable[[], Optional[Interpreter]]]] = [
+        steps: list[tuple[StackMethod, Callable[[], Optional[Interpreter]]]] = [
             (StackMethod.SYMBOLS, self._by_symbols),
             (StackMethod.ELF_DATA, self._by_section),
             (StackMethod.DEBUG_OFFSETS, self._by_debug_offsets),
             (StackMethod.BSS, self._by_data_scan),
         ]
-        if self.methods != StackMethod.AUTO:
-            steps += [(StackMethod.ANONYMOUS_MAPS, self._by_anonymous_scan), (StackMethod.HEAP, self._by_heap_scan)]
+        if self.methods != StackMethod.AUTO.value:
+            steps += [(StackMethod.ANONYMOUS_MAPS, self._by_anonymous_scan),
+                      (StackMethod.HEAP, self._by_heap_scan)]
         for flag, step in steps:
-            if not self.methods & flag:
+            if not self.methods & flag.value:
                 continue
             found = step()
             if found is not None:

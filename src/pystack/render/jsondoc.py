@@ -81,7 +81,7 @@ class JsonDocument:
             "waiting_for_gil": gil == "Waiting for the GIL" if native_read else None,
             "dropping_gil": gil == "Dropping the GIL" if native_read else None,
             "gc_collecting": _known(thread.is_gc_collecting),
-            "status": thread.status,
+            "status": thread.status[1:-1],  # the words, without the brackets
             "frames": [self.python_frame(f, sources) if isinstance(f, PyFrame)
                        else self.native_frame(f) for f in shown.frames],
             "warnings": [shown.notice] if shown.notice else [],

@@ -94,8 +94,9 @@ class TextRenderer:
         return f"The frame stack for {who} is empty"
 
     def header(self, who: str, status: str) -> str:
-        """`who`: "thread 42 (worker)", or a group of threads (`--group`)."""
-        return self._c(BOLD, f"Traceback for {who} [{status}] (most recent call last):")
+        """`who`: "thread 42 (worker)", or a group of threads (`--group`); `status` is
+        `PyThread.status`, brackets included."""
+        return self._c(BOLD, f"Traceback for {who} {status} (most recent call last):")
 
     def body(self, thread: PyThread) -> Optional[list[str]]:
         """The lines under a thread's header; None when it has no frame to show."""
