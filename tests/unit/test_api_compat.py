@@ -110,3 +110,31 @@ def test_names_scripts_import():
                      "time_sleep": "OTHER", "clock_nanosleep": "OTHER"}
     assert frame_type(native("PyEval_EvalFrameEx"), (2, 7)).name == "EVAL"
     assert frame_type(native("PyEval_EvalFrameEx"), (3, 12)).name == "IGNORE"
+
+
+def test_traceback_formatter_and_colors(tmp_path, capsys, monkeypatch):
+    from pystack import colors
+    from pystack.engine import NativeReportingMode
+    from pystack.traceback_formatter import (TracebackPrinter, format_frame, format_thread,
+                                             print_threads)
+    source = tmp_path / "app.py"
+    source.write_text("def f():\n    g(1)\n")
+    raw = [RawFrame(0x1000, PyCodeObject(str(source), "f", LocationInfo(2, 2, 4, 8)),
+                    True, False)]
+    one = PyThread(7, link_frames(raw), [], 1, 0, (3, 12), name="w")
+    lines = list(format_thread(one, NativeReportingMode.OFF))
+    assert lines == ["Traceback for thread 7 (w) [Has the GIL] (most recent call last):",
+                     f'    (Python) File "{source}", line 2, in f', "        g(1)", ""]
+    assert list(format_frame(one.frame)) == lines[1:3]
+    print_threads([one, one])
+    assert capsys.readouterr().out == "\n".join(lines) + "\n" + "\n".join(lines) + "\n"
+    printer = TracebackPrinter(NativeReportingMode.OFF, include_subinterpreters=True)
+    one.interpreter_id = 0
+    printer.print_thread(one)
+    printer.print_thread(one)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Interpreter-0 (main)" and out.count("Interpreter-0 (main)") == 1
+    assert out[1] == "  " + lines[0]
+    assert colors.colored("x", "red") == "x"  # not a terminal
+    assert colors.format_colored("x", "red", attrs=["bold"]) == "\033[31m\033[1mx\033[0m"
+    assert colors.format_colored("\033[32mx", "red") == "\033[31mx\033[0m"
