@@ -446,10 +446,12 @@ class CoreFileAnalyzer:
         ps = self.core.psinfo
         if ps is None:
             return {}
-        return {"state": ps.state, "sname": ps.sname, "zomb": int(ps.zombie),
+        # sname as the kernel's byte and psargs untrimmed, as Bloomberg's gives them
+        return {"state": ps.state, "sname": ord(ps.sname) if ps.sname else 0,
+                "zomb": int(ps.zombie),
                 "nice": ps.nice, "flag": ps.flag, "uid": ps.uid, "gid": ps.gid,
                 "pid": ps.pid, "ppid": ps.ppid, "pgrp": ps.pgrp, "sid": ps.sid,
-                "fname": ps.fname, "psargs": ps.psargs}
+                "fname": ps.fname, "psargs": ps.raw_psargs}
 
     def extract_build_ids(self) -> list:
         return list(self.core.build_ids())

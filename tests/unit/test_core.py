@@ -910,3 +910,19 @@ def test_mutated_cores_only_raise_pystack_errors(tmp_path, edits, cut):
                 core.read(address, 64)
             except PystackError:
                 pass
+
+
+def test_analyzer_ps_info_as_bloombergs(tmp_path):
+    """sname is the kernel's byte, psargs keeps the space that replaced the last NUL;
+    the header keeps reading them as text."""
+    from pystack.engine import CoreFileAnalyzer
+    from test_corenotes import prpsinfo_payload
+    core = tmp_path / "c"
+    build_core(core, [], [
+        (b"CORE", corenotes.NT_PRSTATUS, _prstatus(77)),
+        (b"CORE", corenotes.NT_PRPSINFO, prpsinfo_payload(sname=b"R")),
+    ])
+    with CoreFileAnalyzer(core) as analyzer:
+        info = analyzer.extract_ps_info()
+        assert (info["sname"], info["psargs"]) == (ord("R"), "python3 -c pass ")
+        assert analyzer.core.psinfo.sname == "R" and analyzer.core.psinfo.psargs == "python3 -c pass"

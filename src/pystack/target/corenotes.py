@@ -153,6 +153,8 @@ class PsInfo(TupleRecord):
     sid: int
     fname: str  # comm, at most 15 characters
     psargs: str  # the command line, NULs replaced by spaces, at most 79 characters
+    #: psargs as the kernel left it (with the space that replaced the last NUL)
+    raw_psargs: str = ""
 
 
 class SigInfo(TupleRecord):
@@ -237,7 +239,7 @@ def parse_prpsinfo(data: bytes | memoryview) -> PsInfo:
     return PsInfo(
         state=state[0], sname=chr(sname) if sname else "", zombie=bool(zomb), nice=nice,
         flag=flag, uid=uid, gid=gid, pid=pid, ppid=ppid, pgrp=pgrp, sid=sid,
-        fname=_cstr(fname), psargs=args,
+        fname=_cstr(fname), psargs=args, raw_psargs=_cstr(psargs),
     )
 
 

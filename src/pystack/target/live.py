@@ -193,10 +193,12 @@ class LiveProcess(Target):
             return True
         return all(s in _DEAD_STATES for s in states.values())
 
-    def _already_traced(self, tracer: int) -> AlreadyTraced:
+    def _already_traced(self, tracer: int, os_words: str = "") -> AlreadyTraced:
+        """`os_words`: what the kernel said, when it refused us (two debuggers racing)."""
         name = procfs.comm(tracer) or "?"
+        said = f" ({os_words})" if os_words else ""
         return AlreadyTraced(
-            f"process {self.pid} is already traced by pid {tracer} ({name}); "
+            f"process {self.pid} is already traced by pid {tracer} ({name}){said}; "
             "detach that debugger first or use --no-block"
         )
 
@@ -296,8 +298,8 @@ class LiveProcess(Target):
         if procfs.state_of(status) in _DEAD_STATES:
             return
         tracer = int(status.get("TracerPid", "0") or 0)
-        if tracer:
-            raise self._already_traced(tracer)
+        if tracer:  # it won the race to attach: say so, in the kernel's words too
+            raise self._already_traced(tracer, os.strerror(errno.EPERM))
         raise self._permission_denied()
 
     def _wait_for_stop(self, task: _Task, deadline: float) -> None:
