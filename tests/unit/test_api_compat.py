@@ -138,3 +138,25 @@ def test_traceback_formatter_and_colors(tmp_path, capsys, monkeypatch):
     assert colors.colored("x", "red") == "x"  # not a terminal
     assert colors.format_colored("x", "red", attrs=["bold"]) == "\033[31m\033[1mx\033[0m"
     assert colors.format_colored("\033[32mx", "red") == "\033[31mx\033[0m"
+
+
+@pytest.mark.skipif(not os.path.exists("/root/.pyenv/versions/3.9.18/bin/python"),
+                    reason="needs pyenv's 3.9 (a build without a .PyRuntime section)")
+def test_a_method_that_cannot_find_a_mapped_python_is_not_enough_information():
+    from pystack.errors import InvalidPythonProcess, NotEnoughInformation
+    target = subprocess.Popen(["/root/.pyenv/versions/3.9.18/bin/python", "-c",
+                               "import time; print(1, flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        target.stdout.readline()
+        with pytest.raises(NotEnoughInformation, match="ELF_DATA"):
+            get_process_threads(target.pid, method=StackMethod.ELF_DATA)
+        assert get_process_threads(target.pid, method=StackMethod.SYMBOLS)
+        with pytest.raises(InvalidPythonProcess):  # no Python mapped at all
+            get_process_threads(sleeper.pid, method=StackMethod.ELF_DATA)
+    finally:
+        target.kill()
+        sleeper.kill()
+        target.wait()
+        sleeper.wait()

@@ -31,7 +31,8 @@ import time
 from ..records import field, record
 
 from ..binaries.elf import ElfFile
-from ..errors import ElfError, InvalidPythonProcess, MemoryReadError, PystackError
+from ..errors import (ElfError, EngineError, InvalidPythonProcess, MemoryReadError,
+                      NotEnoughInformation, PystackError)
 from ..target.base import Mapping, Target
 from . import debug_offsets
 from .layout import PythonLayout
@@ -232,8 +233,20 @@ class _Locator:
                  found.method)
         return found
 
-    def _failure(self) -> InvalidPythonProcess:
+    def _failure(self) -> EngineError:
         tried = ", ".join(self.tried) or "no mapped file looks like Python"
+        restricted = self.methods not in (StackMethod.AUTO.value, StackMethod.ALL.value)
+        if self._paths is None:
+            self._paths = _candidate_paths(self.target, self.mappings)
+        python_mapped = any("python" in os.path.basename(p).lower() for p in self._paths)
+        if restricted and python_mapped:
+            # Python is mapped, only not where the caller allowed us to look
+            asked = ", ".join(m.name for m in StackMethod
+                              if m.value & self.methods and m not in (StackMethod.AUTO,
+                                                                      StackMethod.ALL))
+            return NotEnoughInformation(
+                f"the interpreter was not found by {asked} (tried: {tried}); "
+                "other methods may find it")
         if self.no_version:
             return InvalidPythonProcess(
                 f"no Python interpreter found: {', '.join(self.no_version)} looks like "
