@@ -244,13 +244,6 @@ def _native_mode(args: argparse.Namespace):
     return NativeReportingMode.OFF
 
 
-def _render_native(mode) -> str:
-    from .types import NativeReportingMode
-    if mode == NativeReportingMode.OFF:
-        return "off"
-    return "last" if mode == NativeReportingMode.LAST else "all"
-
-
 def _remote(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
     from .engine import StackMethod, dump_process, dump_process_tree
 
@@ -317,7 +310,8 @@ def _print_dumps(args: argparse.Namespace, dumps: list, sources_of, out,
 
     `sources_of(pid)` gives the `SourceLines` of a process (each its own root).
     """
-    native = _render_native(_native_mode(args))
+    from .render.stack import native_mode_name
+    native = native_mode_name(_native_mode(args))
     tree = getattr(args, "subprocesses", False)
     if args.json:
         from .render.jsondoc import JsonDocument

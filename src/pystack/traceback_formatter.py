@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from .render.stack import native_mode_name
 from .render.text import SourceLines, TextRenderer, use_color
 from .types import NativeReportingMode, PyFrame, PyThread
 
@@ -17,10 +18,8 @@ if TYPE_CHECKING:  # annotations only
 
 
 def _renderer(native_mode: NativeReportingMode = NativeReportingMode.OFF) -> TextRenderer:
-    native = "off" if native_mode == NativeReportingMode.OFF else \
-        "last" if native_mode == NativeReportingMode.LAST else "all"
     return TextRenderer(SourceLines(lambda path: path), color=use_color(sys.stdout, True),
-                        native=native)
+                        native=native_mode_name(native_mode))
 
 
 def format_frame(frame: PyFrame) -> Iterator[str]:

@@ -7,7 +7,7 @@ would be a guess. Deciding it once here keeps the renderers to formatting.
 """
 from __future__ import annotations
 
-from ..types import PyFrame, PyThread
+from ..types import NativeReportingMode, PyFrame, PyThread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
@@ -18,6 +18,14 @@ if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every sta
 #: Native modes a renderer is given: "off", "all" (merged stacks) or "last" (native
 #: frames only below the last Python frame).
 NATIVE_MODES = ("off", "all", "last")
+
+
+def native_mode_name(mode: NativeReportingMode) -> str:
+    """The renderers' name for an engine `NativeReportingMode` (ALL is "all" too: the
+    threads it adds are already in the list)."""
+    if mode == NativeReportingMode.OFF:
+        return "off"
+    return "last" if mode == NativeReportingMode.LAST else "all"
 
 
 class ShownStack:
