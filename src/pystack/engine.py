@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import struct
 
-from .cpython.locate import locate
+from .cpython.locate import locate, named_like_python
 from .cpython.memory import Memory
 from .cpython.threads import ThreadReader
 from .errors import EngineError, MemoryReadError, NotInitialised, PystackError
@@ -131,7 +131,7 @@ def _may_run_python(pid: int) -> bool:
         maps = procfs.read_maps(pid)
     except PystackError:
         return True  # let the dump say what is wrong
-    if any("python" in os.path.basename(m.path or "").lower() for m in maps):
+    if any(m.path and named_like_python(m.path) for m in maps):
         return True
     try:
         elf = ElfFile(f"/proc/{pid}/exe")

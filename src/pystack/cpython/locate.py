@@ -118,6 +118,12 @@ class Interpreter:
     tried: list = field(default_factory=list)
 
 
+def named_like_python(path: str) -> bool:
+    """A file the interpreter may live in, by its name (`libpython3.12.so`,
+    `python3.12`, `python3.14-pie`): where every search starts."""
+    return "python" in os.path.basename(path).lower()
+
+
 def _candidate_paths(target: Target, mappings: list[Mapping]) -> list[str]:
     """Mapped files that may hold the interpreter: libpython first, then the executable."""
     seen: list[str] = []
@@ -129,8 +135,7 @@ def _candidate_paths(target: Target, mappings: list[Mapping]) -> list[str]:
     rest = [p for p in seen if p not in libpython]
     ordered = libpython + ([exe] if exe in rest else []) + [p for p in rest if p != exe]
     # Only files that look like part of Python are worth opening (libc has no _PyRuntime)
-    return [p for p in ordered
-            if "python" in os.path.basename(p).lower() or p == exe]
+    return [p for p in ordered if named_like_python(p) or p == exe]
 
 
 def _exe_path(target: Target) -> Optional[str]:
@@ -236,10 +241,7 @@ class _Locator:
     def _failure(self) -> EngineError:
         tried = ", ".join(self.tried) or "no mapped file looks like Python"
         restricted = self.methods not in (StackMethod.AUTO.value, StackMethod.ALL.value)
-        if self._paths is None:
-            self._paths = _candidate_paths(self.target, self.mappings)
-        python_mapped = any("python" in os.path.basename(p).lower() for p in self._paths)
-        if restricted and python_mapped:
+        if restricted and any(named_like_python(p) for p in self.candidate_paths()):
             # Python is mapped, only not where the caller allowed us to look
             asked = ", ".join(m.name for m in StackMethod
                               if m.value & self.methods and m not in (StackMethod.AUTO,
@@ -254,15 +256,18 @@ class _Locator:
         return InvalidPythonProcess(f"no Python interpreter found in the process (tried: {tried})")
 
     # -- what we know about the target ---------------------------------------------------
+    def candidate_paths(self) -> list[str]:
+        if self._paths is None:
+            self._paths = _candidate_paths(self.target, self.mappings)
+        return self._paths
+
     def binaries(self, only: Optional[Callable[[str], bool]] = None) -> Iterator[PythonBinary]:
         """The candidate binaries, opened one at a time as a step gets to them.
 
         The common case returns at libpython's first symbol look-up: opening
         every extension module with "python" in its name up front would be waste.
         """
-        if self._paths is None:
-            self._paths = _candidate_paths(self.target, self.mappings)
-        for path in self._paths:
+        for path in self.candidate_paths():
             if only is not None and not only(path):
                 continue
             if path not in self._opened:
@@ -375,7 +380,7 @@ class _Locator:
         return scan.version_in_memory(self.data_regions(binary))
 
     def looks_like_python(self, binary: PythonBinary) -> bool:
-        return ("python" in os.path.basename(binary.path).lower()
+        return (named_like_python(binary.path)
                 or bool(_scan().version_tags(binary.static_data())))
 
     def layout(self, version: tuple, where: str) -> PythonLayout:
