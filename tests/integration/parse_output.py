@@ -27,3 +27,12 @@ def parse(text: str) -> dict[int, dict]:
             current["frames"].append({"file": m.group(1), "line": int(m.group(2)),
                                       "name": m.group(3)})
     return threads
+
+
+def expand_numbers(text: str) -> list[int]:
+    """`101-104, 110` (a --group header's tids or pids) as the numbers it stands for."""
+    out: list[int] = []
+    for part in text.split(", "):
+        first, _, last = part.partition("-")
+        out += range(int(first), int(last or first) + 1)
+    return out

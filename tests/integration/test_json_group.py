@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 from conftest import interpreter_params, run_pystack
-from integration.parse_output import parse
+from integration.parse_output import expand_numbers as expand, parse
 from integration.targets_util import started, wait_until_sleeping
 from integration.test_core import core_args, gcore, kernel_cores_possible
 from integration.test_locals_status import frame_variables, start as start_status
@@ -223,14 +223,6 @@ def test_json_native_frames_merged(interpreter, tmp_path):
 
 GROUP_HEADER = re.compile(r"^Traceback for (\d+) threads \((.*)\), tids (.*) \[(.*)\] "
                           r"\(most recent call last\):$")
-
-
-def expand(tids: str) -> list[int]:
-    out: list[int] = []
-    for part in tids.split(", "):
-        first, _, last = part.partition("-")
-        out += range(int(first), int(last or first) + 1)
-    return out
 
 
 def check_groups(output: str, report: dict, pool: int) -> None:

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 import pytest
 
 from conftest import interpreter_params, run_pystack
-from integration.parse_output import parse
 from integration.targets_util import started, wait_until_sleeping
-from integration.test_json_group import GROUP_HEADER, dump_json, expand, python_frames
+from integration.parse_output import expand_numbers as expand, parse
+from integration.test_json_group import GROUP_HEADER, dump_json, python_frames
 
 PROCESS = re.compile(r"^Process (\d+): (.*?)(?: \(parent (\d+)\))?(?:: skipped, (.*))?$")
 HOST = [p for p in interpreter_params() if p.values[0] and p.values[0]["root"] in ("/", "")]

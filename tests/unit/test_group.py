@@ -5,6 +5,7 @@ import re
 
 from hypothesis import given, strategies as st
 
+from integration.parse_output import expand_numbers
 from pystack.cpython.frames import RawFrame
 from pystack.cpython.threads import link_frames
 from pystack.render.group import compress_names, compress_numbers, grouped_blocks
@@ -77,19 +78,11 @@ def test_compress_numbers():
     assert compress_numbers([7]) == "7"
 
 
-def _expand_numbers(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(", "):
-        first, _, last = part.partition("-")
-        out += range(int(first), int(last or first) + 1)
-    return out
-
-
 @given(st.sets(st.integers(min_value=1, max_value=4_000_000), max_size=60))
 def test_every_tid_is_listed_once(tids):
     if not tids:
         return
-    assert _expand_numbers(compress_numbers(tids)) == sorted(tids)
+    assert expand_numbers(compress_numbers(tids)) == sorted(tids)
 
 
 def _expand_names(text: str) -> list[str]:
