@@ -322,6 +322,7 @@ def _print_dumps(args: argparse.Namespace, dumps: list, sources_of, out,
         document.write(out, warnings or ())
         return
     from .render.text import TextRenderer, process_line, use_color
+    from .types import by_os_thread, several_interpreters
     color = use_color(out, not args.no_color)
     renderers = {d.pid: TextRenderer(sources_of(d.pid), color=color, native=native)
                  for d in dumps if not d.skipped}
@@ -349,8 +350,9 @@ def _print_dumps(args: argparse.Namespace, dumps: list, sources_of, out,
                 put(lines)
             continue
         renderer = renderers[dump.pid]
-        for thread in dump.threads:
-            put(lines + list(renderer.thread(thread)))
+        labelled = several_interpreters(dump.threads)
+        for block in by_os_thread(dump.threads):
+            put(lines + list(renderer.os_thread(block, labelled)))
             lines = []
     out.flush()
 

@@ -14,7 +14,7 @@ from .cpython.memory import Memory
 from .cpython.threads import ThreadReader
 from .errors import EngineError, MemoryReadError, NotInitialised, PystackError
 from .target.base import Target
-from .types import NativeReportingMode, ProcessDump, PyThread, StackMethod
+from .types import NativeReportingMode, ProcessDump, PyThread, StackMethod, by_os_thread
 from . import log
 
 TYPE_CHECKING = False
@@ -290,12 +290,13 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
         return frames
 
     known = {t.tid for t in threads}
-    for thread in threads:
-        thread.native_frames = native_of(thread.tid)
-        if is_collecting(thread.native_frames, libraries):
-            thread.is_gc_collecting = 1
-        elif thread.native_frames and thread.is_gc_collecting < 0:
-            thread.is_gc_collecting = 0  # its native stack shows no collection
+    for block in by_os_thread(threads):
+        _give_native_frames(block, native_of(block[0].tid))
+        for thread in block:
+            if is_collecting(thread.native_frames, libraries):
+                thread.is_gc_collecting = 1
+            elif thread.native_frames and thread.is_gc_collecting < 0:
+                thread.is_gc_collecting = 0  # its native stack shows no collection
     if mode == NativeReportingMode.ALL:
         for tid in unwinder.threads():
             if tid not in known:
@@ -304,6 +305,24 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
                                         python_version=version,
                                         name=target.thread_name(tid)))
     return threads
+
+
+def _give_native_frames(block: List[PyThread], frames: list) -> None:
+    """The native stack of one OS thread to its thread states: all of it to a thread
+    that runs in one interpreter; split at the eval-loop calls that entered each
+    interpreter for one that runs in several. When the split cannot be made, the
+    innermost thread state with Python frames gets the whole stack (its merge then
+    says why it cannot place them) and the others none."""
+    if len(block) == 1:
+        block[0].native_frames = frames
+        return
+    from .native.merge import split_between_interpreters
+    parts = split_between_interpreters([list(t.frames) for t in block], frames)
+    if parts is None:
+        innermost = next((t for t in reversed(block) if t.frame is not None), block[-1])
+        parts = [frames if t is innermost else [] for t in block]
+    for thread, part in zip(block, parts):
+        thread.native_frames = part
 
 
 def _python_libraries(threads: List[PyThread], target: Target) -> tuple:

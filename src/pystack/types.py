@@ -130,6 +130,9 @@ class PyThread:
     interpreter_id: Optional[int] = None
     is_waiting_for_gil: int = 0
     is_dropping_gil: int = 0
+    #: Whether the thread state belongs to the main interpreter (ours, not upstream's:
+    #: 3.6 numbers no interpreter, so `interpreter_id == 0` cannot tell it there).
+    in_main_interpreter: Optional[bool] = field(default=None, repr=False, compare=False)
 
     @property
     def all_frames(self) -> Iterator[PyFrame]:
@@ -170,6 +173,25 @@ class PyThread:
         words = ["Thread terminated"] if self.tid == 0 else []
         words += [s for s in (self.gil_status, self.gc_status) if s]
         return "[" + ",".join(words) + "]"
+
+
+def by_os_thread(threads: List[PyThread]) -> List[List[PyThread]]:
+    """The thread states of each OS thread together: a thread that runs code in
+    subinterpreters has one thread state per interpreter it entered, listed by the
+    engine next to each other, outermost (the one that called into the others) first.
+    Terminated thread states (tid 0) stand alone."""
+    blocks: List[List[PyThread]] = []
+    for thread in threads:
+        if blocks and thread.tid and blocks[-1][0].tid == thread.tid:
+            blocks[-1].append(thread)
+        else:
+            blocks.append([thread])
+    return blocks
+
+
+def several_interpreters(threads: List[PyThread]) -> bool:
+    """Whether the threads ran in more than one interpreter (sections get labels)."""
+    return len({(t.interpreter_id, t.in_main_interpreter) for t in threads}) > 1
 
 
 def _native_frame_named(thread: PyThread, prefix: str) -> bool:

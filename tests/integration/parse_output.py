@@ -36,3 +36,54 @@ def expand_numbers(text: str) -> list[int]:
         first, _, last = part.partition("-")
         out += range(int(first), int(last or first) + 1)
     return out
+
+
+SECTION = re.compile(r"^  (In the main interpreter|In interpreter \d+|In a subinterpreter)"
+                     r"(?: \[(.*)\])?:$")
+NATIVE = re.compile(r'^    \(C\) File "(.*)", line (\d+), in (.*) \((.*)\)$')
+
+
+def parse_sections(text: str) -> dict[int, dict]:
+    """Threads as blocks of sections (one per interpreter the thread entered), each
+    with its label, status, Python frames (source line included: None when none is
+    printed) and native frame lines; frames before any label form an unlabelled
+    section."""
+    threads: dict[int, dict] = {}
+    section = None
+    thread = None
+    last = None
+    for line in text.splitlines():
+        m = HEADER.match(line)
+        if m:
+            thread = {"name": m.group(2), "status": m.group(3), "sections": []}
+            threads[int(m.group(1))] = thread
+            section = last = None
+            continue
+        if thread is None:
+            continue
+        m = SECTION.match(line)
+        if m:
+            section = {"label": m.group(1), "status": m.group(2) or "", "frames": [],
+                       "native": []}
+            thread["sections"].append(section)
+            last = None
+            continue
+        if line.startswith("    (") and section is None:
+            section = {"label": None, "status": "", "frames": [], "native": []}
+            thread["sections"].append(section)
+        m = FRAME.match(line)
+        if m:
+            last = {"file": m.group(1), "line": int(m.group(2)), "name": m.group(3),
+                    "code": None}
+            section["frames"].append(last)
+            continue
+        m = NATIVE.match(line)
+        if m:
+            section["native"].append(m.group(3))
+            last = None
+            continue
+        if line.startswith("        ") and last is not None and last["code"] is None:
+            last["code"] = line.strip()
+        elif not line:
+            thread = section = last = None
+    return threads

@@ -180,18 +180,24 @@ class ThreadReader:
         be read, or the target runs (a torn read, worth reading again), does the error
         propagate.
         """
-        result: list[PyThread] = []
+        entries: list = []  # (thread, interpreter's creation rank, entry address)
         try:
-            self._read_threads(result)
+            self._read_threads(entries)
         except MemoryReadError as exc:
-            if not result or not self.mem.frozen:
+            if not entries or not self.mem.frozen:
                 raise
             log.warning("ignoring the rest of the threads: %s", exc)
-        return result
+        return in_call_order(entries)
 
-    def _read_threads(self, result: list[PyThread]) -> None:
+    def _read_threads(self, entries: list) -> None:
+        """Every thread state, those of one OS thread next to each other in call order.
+
+        New interpreters are put at the head of the list: walking it backwards visits
+        them in the order they were created, the main interpreter first.
+        """
         version = tuple(self.interp.version[:2])
-        for interp in self.interpreters():
+        interpreters = list(self.interpreters())
+        for rank, interp in enumerate(reversed(interpreters)):
             interp_id = None
             if self.layout.interpreter.id is not None:
                 try:
@@ -215,7 +221,7 @@ class ThreadReader:
                 frames = self.frames.walk(tstate)
                 holds = tstate == holder
                 variables = self.variables(frames) if self.want_locals else None
-                result.append(PyThread(
+                thread = PyThread(
                     tid=tid,
                     frame=link_frames(frames, variables),
                     native_frames=[],
@@ -225,8 +231,9 @@ class ThreadReader:
                     python_version=version,
                     name=names.get(ident),
                     interpreter_id=interp_id,
-                ))
-
+                    in_main_interpreter=rank == 0,
+                )
+                entries.append((thread, rank, outermost_entry_on_c_stack(frames, tstate)))
 
     def variables(self, frames: list[RawFrame]) -> dict[int, tuple[dict, dict]]:
         """Arguments and locals of every readable frame, by frame address."""
@@ -245,6 +252,49 @@ class ThreadReader:
             except (MemoryReadError, ObjectError) as exc:
                 log.info("cannot read the variables of frame 0x%x: %s", raw.address, exc)
         return found
+
+
+#: A shim frame this close after its thread state's address is part of the thread
+#: state (3.15's base frame), not an eval-loop entry on the C stack.
+THREAD_STATE_SPAN = 4096
+
+
+def outermost_entry_on_c_stack(frames: list[RawFrame], tstate: int) -> Optional[int]:
+    """Address of the outermost eval-loop entry frame (3.12+), which lives in the C
+    stack frame of that eval-loop call; None before 3.12 or without frames.
+
+    Stacks grow down: of two thread states of one OS thread, the one whose outermost
+    entry lies higher on the stack was entered first and called into the other.
+    """
+    on_stack = [f.address for f in frames
+                if f.is_shim and not 0 <= f.address - tstate < THREAD_STATE_SPAN]
+    return max(on_stack) if on_stack else None
+
+
+def in_call_order(entries: list) -> list[PyThread]:
+    """Threads grouped by OS thread (first seen first), each group outermost first.
+
+    `entries` pairs each thread with the creation rank of its interpreter and the
+    address of its outermost entry frame on the C stack. Those addresses order the
+    thread states of one OS thread exactly (3.12+); where any is unknown, creation
+    order stands in: an interpreter is usually entered from an older one. Thread
+    states without frames go first: they called nothing that is still running.
+    """
+    groups: dict = {}
+    for entry in entries:
+        thread = entry[0]
+        key = thread.tid if thread.tid else ("terminated", id(thread))
+        groups.setdefault(key, []).append(entry)
+    ordered: list[PyThread] = []
+    for members in groups.values():
+        if len(members) > 1:
+            with_frames = [m for m in members if m[0].frame is not None]
+            if with_frames and all(m[2] is not None for m in with_frames):
+                members.sort(key=lambda m: (m[0].frame is not None, -(m[2] or 0)))
+            else:
+                members.sort(key=lambda m: (m[0].frame is not None, m[1]))
+        ordered.extend(m[0] for m in members)
+    return ordered
 
 
 def link_frames(raw: list[RawFrame],

@@ -83,6 +83,33 @@ def merge(python_frames: Sequence[PyFrame], native_frames: Sequence[NativeFrame]
     return merged
 
 
+def split_between_interpreters(python_stacks: Sequence[Sequence[PyFrame]],
+                               native_frames: Sequence[NativeFrame]
+                               ) -> Optional[List[List[NativeFrame]]]:
+    """One OS thread's native stack cut into the parts each interpreter ran.
+
+    `python_stacks` are the visible Python frames of each of the thread's thread
+    states, outermost interpreter first (each outermost frame first); the native
+    frames are outermost first. An interpreter's part ends just before the eval-loop
+    call that entered the next interpreter's first group of Python frames, so the C
+    frames that made the switch (`run_string`, `_PyXI_Enter`...) stay with the
+    caller. None when the eval-loop calls and the Python groups do not add up.
+    """
+    counts = [len(python_groups(stack)) for stack in python_stacks]
+    evals = [i for i, f in enumerate(native_frames) if is_eval_frame(f)]
+    if len(evals) != sum(counts):
+        return None
+    parts: List[List[NativeFrame]] = []
+    start = entered = 0
+    for count in counts[:-1]:
+        entered += count
+        end = evals[entered] if entered < len(evals) else len(native_frames)
+        parts.append(list(native_frames[start:end]))
+        start = end
+    parts.append(list(native_frames[start:]))
+    return parts
+
+
 def mismatch_reason(python_frames: Sequence[PyFrame],
                     native_frames: Sequence[NativeFrame]) -> str:
     groups = len(python_groups(python_frames))

@@ -23,26 +23,37 @@ def grouped_blocks(renderers: Dict[int, TextRenderer], threads: Iterable[Tuple[P
     `threads` pairs each thread with the pid of its process, `renderers` holds each
     process's renderer (its own source root); threads of several processes group
     together (8 workers stuck in one place print once) and, with `name_processes`, a
-    group names the processes its threads belong to.
+    group names the processes its threads belong to. The thread states of one OS
+    thread (one per interpreter it entered) are one thread here, as in the text.
     """
-    groups: dict = {}
+    from ..types import by_os_thread, several_interpreters
+
+    of_process: dict = {}  # pid -> its threads; processes in the order given
     for thread, pid in threads:
+        of_process.setdefault(pid, []).append(thread)
+    labelled = {pid: several_interpreters(ts) for pid, ts in of_process.items()}
+    blocks = [(block, pid) for pid, ts in of_process.items() for block in by_os_thread(ts)]
+    groups: dict = {}
+    for block, pid in blocks:
         renderer = renderers[pid]
-        body = renderer.body(thread)
-        key = (thread.status, tuple(body) if body is not None else None)
+        if len(block) == 1 and not labelled[pid]:
+            body = renderer.body(block[0])
+        else:
+            body = renderer.os_thread_body(block)
+        key = (block[-1].status, tuple(body) if body is not None else None)
         members = groups.get(key)
         if members is None:
             groups[key] = members = []
-        members.append((thread, pid))
+        members.append((block, pid))
     # largest first; among equals, the order the threads came in (dicts keep it)
     ordered = sorted(groups.items(), key=lambda item: -len(item[1]))
     for (status, body), members in ordered:
-        thread, pid = members[0]
+        block, pid = members[0]
         renderer = renderers[pid]
         if len(members) == 1:
-            yield list(renderer.thread(thread))
+            yield list(renderer.os_thread(block, labelled[pid]))
             continue
-        who = describe_group([t for t, _ in members],
+        who = describe_group([b for b, _ in members],
                              [p for _, p in members] if name_processes else None)
         if body is None:
             yield [renderer.empty_line(who)]
@@ -50,16 +61,22 @@ def grouped_blocks(renderers: Dict[int, TextRenderer], threads: Iterable[Tuple[P
             yield [renderer.header(who, status), *body]
 
 
-def describe_group(threads: Sequence[PyThread], pids: Optional[Sequence[int]] = None) -> str:
+def describe_group(blocks: Sequence[Sequence[PyThread]],
+                   pids: Optional[Sequence[int]] = None) -> str:
     """`4 threads (worker-0 .. worker-3), tids 101-104`: every tid, names compressed;
-    with `pids`, the processes too (`pids 4242-4249`)."""
-    names = compress_names([t.name for t in threads if t.name])
-    who = f"{len(threads)} threads"
+    with `pids`, the processes too (`pids 4242-4249`). Each block is one OS thread
+    (its thread states, outermost first)."""
+    names = compress_names([n for n in (_name_of(b) for b in blocks) if n])
+    who = f"{len(blocks)} threads"
     if names:
         who += f" ({names})"
     if pids is not None:
         who += ", pids " + compress_numbers(pids)
-    return who + ", tids " + compress_numbers([t.tid for t in threads])
+    return who + ", tids " + compress_numbers([b[0].tid for b in blocks])
+
+
+def _name_of(block: Sequence[PyThread]) -> Optional[str]:
+    return next((t.name for t in block if t.name), None)
 
 
 def _runs(numbers: Iterable[int], shown_as_range, shown_alone) -> List[str]:

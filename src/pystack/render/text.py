@@ -90,6 +90,35 @@ class TextRenderer:
         yield self.header(describe_thread(thread), thread.status)
         yield from body
 
+    def os_thread(self, threads: list[PyThread], labelled: bool = False) -> Iterator[str]:
+        """One OS thread: its thread states (one per interpreter it entered, outermost
+        first) as sections of one traceback. `labelled`: the process has several
+        interpreters, so every section says which one it runs in, even alone."""
+        if len(threads) == 1 and not labelled:
+            yield from self.thread(threads[0])
+            return
+        body = self.os_thread_body(threads)
+        if body is None:
+            yield self.empty_line(describe_os_thread(threads))
+            return
+        yield self.header(describe_os_thread(threads), threads[-1].status)
+        yield from body
+
+    def os_thread_body(self, threads: list[PyThread]) -> Optional[list[str]]:
+        """The sections of an OS thread's traceback; None when no section has frames.
+        A thread state with nothing to show (it called nothing still running) has
+        no section."""
+        lines: list[str] = []
+        for thread in threads:
+            body = self.body(thread)
+            if body is None:
+                continue
+            status = thread.status
+            label = interpreter_label(thread) + ("" if status == "[]" else " " + status)
+            lines.append("  " + self._c(BOLD, label + ":"))
+            lines.extend(body)
+        return lines or None
+
     def empty_line(self, who: str) -> str:
         return f"The frame stack for {who} is empty"
 
@@ -174,6 +203,22 @@ def process_line(dump) -> str:
 def describe_thread(thread: PyThread) -> str:
     name = f" ({thread.name})" if thread.name else ""
     return f"thread {thread.tid}{name}"
+
+
+def describe_os_thread(threads: list[PyThread]) -> str:
+    """`thread 42 (worker)`: named by the outermost interpreter that names it (a
+    subinterpreter's `threading` calls every thread that enters it MainThread)."""
+    name = next((t.name for t in threads if t.name), None)
+    return f"thread {threads[0].tid}" + (f" ({name})" if name else "")
+
+
+def interpreter_label(thread: PyThread) -> str:
+    if thread.in_main_interpreter or (thread.in_main_interpreter is None
+                                      and thread.interpreter_id == 0):
+        return "In the main interpreter"
+    if thread.interpreter_id is None:
+        return "In a subinterpreter"
+    return f"In interpreter {thread.interpreter_id}"
 
 
 def use_color(stream, requested: bool) -> bool:
