@@ -50,9 +50,9 @@ def _native_and_more(parser: argparse.ArgumentParser) -> None:
                              "(implies --native)")
     parser.add_argument("--locals", action="store_true",
                         help="Show local variables for each frame in the stack trace")
-    parser.add_argument("--locals-max-length", type=_positive, default=80, metavar="N",
-                        help="Cut each value shown by --locals at about N characters "
-                             "(default: 80)")
+    parser.add_argument("--locals-max-length", type=_value_length, default=80, metavar="N",
+                        help="Cut each value shown by --locals to at most N characters, "
+                             "'...' included (N >= 3, default: 80)")
     parser.add_argument("--exhaustive", action="store_true",
                         help="Use all possible methods to obtain the Python stack info "
                              "(may be slow)")
@@ -112,14 +112,19 @@ def _pid(text: str) -> int:
     return pid
 
 
-def _positive(text: str) -> int:
+#: The shortest cut value: the marker `...` alone.
+MIN_VALUE_LENGTH = 3
+
+
+def _value_length(text: str) -> int:
     import argparse
     try:
         value = int(text, 10)
     except ValueError:
         value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number: {text!r}")
+    if value < MIN_VALUE_LENGTH:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of characters, at least {MIN_VALUE_LENGTH}: {text!r}")
     return value
 
 
@@ -154,12 +159,13 @@ _COMMAND_VALUED = {"remote": {}, "core": {"--lib-search-path": "lib_search_path"
                                           "--lib-search-root": "lib_search_root"}}
 
 
-def _plain_number(text: str) -> Optional[int]:
-    """A positive decimal number as argparse's type functions accept it, or None."""
+def _plain_number(text: str, least: int = 1) -> Optional[int]:
+    """A decimal number of at least `least` as argparse's type functions accept it
+    (a pid, a value length), or None (argparse then says why)."""
     if not text.isascii() or not text.strip().isdigit():
         return None
     value = int(text, 10)
-    return value if value > 0 else None
+    return value if value >= least else None
 
 
 def parse_plain(argv: Sequence[str]) -> Optional[PlainArgs]:
@@ -211,7 +217,7 @@ def parse_plain(argv: Sequence[str]) -> Optional[PlainArgs]:
                 value = rest.pop(0)
             if name == "--locals-max-length":
                 # argparse checks every occurrence, not only the one that counts
-                value = _plain_number(value)
+                value = _plain_number(value, MIN_VALUE_LENGTH)
                 if value is None:
                     return None
             setattr(args, valued[name], value)

@@ -441,8 +441,14 @@ class CoreFileAnalyzer:
         self.core.close()
 
     def extract_maps(self) -> list:
-        return [{"start": m.start, "end": m.end, "filesize": m.end - m.start,
-                 "offset": m.offset, "flags": m.perms, "path": m.path}
+        """Every mapping as a `pystack.maps.VirtualMap` (attributes, as Bloomberg's)."""
+        from pathlib import Path
+
+        from .maps import VirtualMap
+        return [VirtualMap(start=m.start, end=m.end,
+                           filesize=self.core.bytes_held(m.start, m.end), offset=m.offset,
+                           device="", flags=m.perms, inode=0,
+                           path=Path(m.path) if m.path else None)
                 for m in self.core.mappings()]
 
     def extract_pid(self) -> Optional[int]:
@@ -454,12 +460,22 @@ class CoreFileAnalyzer:
         return Path(executable) if executable else None
 
     def extract_failure_info(self) -> dict:
+        """The signal that ended the process, as Bloomberg's gives it: every key
+        always there, 0 where the signal carries no such fact (no sender for a fault,
+        no address for a kill). Without NT_SIGINFO (old kernels), the first thread's
+        NT_PRSTATUS gives number, code and errno."""
+        facts = {"si_signo": 0, "si_errno": 0, "si_code": 0, "sender_pid": 0,
+                 "sender_uid": 0, "failed_addr": 0}
         info = self.core.siginfo
-        if info is None:
-            return {}
-        return {"si_signo": info.signo, "si_errno": info.errno, "si_code": info.code,
-                "sender_pid": info.sender_pid, "sender_uid": info.sender_uid,
-                "failed_addr": info.fault_address}
+        if info is not None:
+            facts.update(si_signo=info.signo, si_errno=info.errno, si_code=info.code,
+                         sender_pid=info.sender_pid or 0, sender_uid=info.sender_uid or 0,
+                         failed_addr=info.fault_address or 0)
+        elif self.core.prstatus:
+            status = self.core.prstatus[0]
+            facts.update(si_signo=status.info_signo, si_errno=status.info_errno,
+                         si_code=status.info_code)
+        return facts
 
     def extract_ps_info(self) -> dict:
         ps = self.core.psinfo
@@ -481,5 +497,7 @@ class CoreFileAnalyzer:
             points.setdefault(fm.path, fm.start)
         return points
 
-    def missing_modules(self) -> list:
-        return self.core.missing_files()
+    def missing_modules(self) -> set:
+        """The files the core maps that cannot be found, as a set of Paths (Bloomberg's)."""
+        from pathlib import Path
+        return {Path(path) for path in self.core.missing_files()}

@@ -1,8 +1,13 @@
 """The exceptions pystack raises, one class per failure an operator must tell apart.
 
 Names and the hierarchy follow Bloomberg's pystack so scripts catching them run
-unchanged; each class also carries the exit status the CLI uses for it, so the
-mapping from failure to exit code lives here and nowhere else.
+unchanged: the failures Bloomberg's names (ProcessNotFound, InvalidPythonProcess,
+NotEnoughInformation, the executable errors) derive from PystackError alone, so an
+`except EngineError` placed before them does not swallow them; the finer failures
+only we tell apart (permission, another tracer, exit, zombie, unreadable memory)
+are EngineErrors, which is what Bloomberg's raises for them. Each class also carries
+the exit status the CLI uses for it, so the mapping from failure to exit code lives
+here and nowhere else.
 """
 from __future__ import annotations
 
@@ -43,15 +48,13 @@ as the second argument of 'pystack core'.
 
 
 class PystackError(Exception):
-    """Base of every error pystack reports on purpose."""
+    """Base of every error pystack reports on purpose.
+
+    Every one takes the `corefile=` and `pid=` of the target it concerns (None
+    where not given), as Bloomberg's EngineError does.
+    """
 
     exit_code = 1
-
-
-class EngineError(PystackError):
-    """Something in the target could not be analysed."""
-
-    exit_code = 2
 
     def __init__(self, *args: object, corefile: object = None, pid: int | None = None) -> None:
         super().__init__(*args)
@@ -59,7 +62,13 @@ class EngineError(PystackError):
         self.pid = pid
 
 
-class ProcessNotFound(EngineError, ProcessLookupError):
+class EngineError(PystackError):
+    """Something in the target could not be analysed."""
+
+    exit_code = 2
+
+
+class ProcessNotFound(PystackError, ProcessLookupError):
     """No process has that pid (or it exited before we could stop it)."""
 
     exit_code = 3
@@ -89,7 +98,7 @@ class ZombieProcess(EngineError):
     exit_code = 7
 
 
-class InvalidPythonProcess(EngineError):
+class InvalidPythonProcess(PystackError):
     """The target is not running a CPython interpreter we can read."""
 
     exit_code = 8
@@ -101,35 +110,35 @@ class NotInitialised(InvalidPythonProcess):
     exit_code = 9
 
 
-class NotEnoughInformation(EngineError):
+class NotEnoughInformation(PystackError):
     """The memory we need is missing (a core without it, a torn --no-block read)."""
 
     exit_code = 10
     HELP_TEXT = NOT_ENOUGH_INFORMATION_HELP_TEXT
 
 
-class InvalidExecutable(EngineError):
+class InvalidExecutable(PystackError):
     """The executable given does not belong to the process or core."""
 
     exit_code = 11
     HELP_TEXT = INVALID_EXECUTABLE_HELP_TEXT
 
 
-class CoreExecutableNotFound(EngineError):
+class CoreExecutableNotFound(PystackError):
     """The executable named by the user does not exist."""
 
     exit_code = 12
     HELP_TEXT = EXECUTABLE_NOT_FOUND_HELP_TEXT
 
 
-class DetectedExecutableNotFound(EngineError):
+class DetectedExecutableNotFound(PystackError):
     """The executable named in the core cannot be found on disk."""
 
     exit_code = 12
     HELP_TEXT = DETECTED_EXECUTABLE_NOT_FOUND_TEXT
 
 
-class MissingExecutableMaps(EngineError):
+class MissingExecutableMaps(PystackError):
     """The core names no mapping for its executable."""
 
     exit_code = 13

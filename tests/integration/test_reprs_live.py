@@ -378,7 +378,7 @@ def test_default_budget_is_a_visible_cut(rendered):
     bad = []
     for r in results:
         short = r["short"]
-        if len(short) > DEFAULT_MAX_LEN + 5:
+        if len(short) > DEFAULT_MAX_LEN:
             bad.append(f"{r['label']}: {len(short)} characters: {short!r}")
         elif r["check"] == "generic":
             if not re.fullmatch(_expected_full(r), short):

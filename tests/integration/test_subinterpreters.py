@@ -19,7 +19,7 @@ import pytest
 
 from conftest import INTERPRETERS, SRC, run_pystack
 from integration.parse_output import parse_sections
-from integration.targets_util import started
+from integration.targets_util import started, wait_until_sleeping
 from integration.test_core import core_args, gcore, kernel_cores_possible
 
 MAIN_ROLES = ("main", "worker", "reporter")
@@ -30,6 +30,15 @@ def with_subinterpreters():
               if tuple(int(x) for x in i["version"].split(".")[:2]) >= (3, 6)]
     return params or [pytest.param(None, marks=pytest.mark.skip(
         reason="no interpreter with subinterpreters provisioned"))]
+
+
+def settled(target, spinning=()):
+    """The target, once every thread it reported has gone to sleep on its marked line
+    (the reporter prints before it gets there)."""
+    for thread in target.report["threads"]:
+        if thread["sections"][-1]["role"] not in spinning:
+            wait_until_sleeping(target.pid, tid=thread["tid"])
+    return target
 
 
 def expected_label(section: dict) -> str:
@@ -121,6 +130,7 @@ def check_api(pid: int, report: dict, interpreter: dict) -> None:
 @pytest.mark.parametrize("interpreter", with_subinterpreters())
 def test_live(interpreter):
     with started(interpreter, "subinterp.py") as target:
+        settled(target)
         result = run_pystack("remote", str(target.pid))
         assert result.returncode == 0, result.stderr
         check_text(result.stdout, target.report)
@@ -141,7 +151,7 @@ def test_live(interpreter):
 @pytest.mark.parametrize("interpreter", with_subinterpreters())
 def test_gcore(interpreter, tmp_path):
     with started(interpreter, "subinterp.py") as target:
-        core = gcore(interpreter, target, tmp_path)
+        core = gcore(interpreter, settled(target), tmp_path)
         os.rename(core, tmp_path / "core")
         # read while the target's staged sources still exist (its source lines)
         args = core_args(interpreter, str(tmp_path / "core"))
@@ -158,7 +168,7 @@ def test_gcore(interpreter, tmp_path):
 @pytest.mark.parametrize("interpreter", with_subinterpreters())
 def test_kernel_core(interpreter):
     with started(interpreter, "subinterp.py", cores=True) as target:
-        os.kill(target.pid, signal.SIGABRT)
+        os.kill(settled(target).pid, signal.SIGABRT)
         core = target.wait_for_core()
         result = run_pystack(*core_args(interpreter, core))
         assert result.returncode == 0, result.stderr
@@ -171,6 +181,7 @@ def test_gil_per_interpreter(interpreter):
     subinterpreter, which has a GIL of its own: both hold a GIL at once. Before, only
     the one in the main interpreter spins and holds the GIL all interpreters share."""
     with started(interpreter, "subinterp.py", env={"TARGET_SPIN": "1"}) as target:
+        settled(target, spinning=("reporter", "in-sub"))
         tids = {t["sections"][-1]["role"]: t["tid"] for t in target.report["threads"]}
         result = run_pystack("remote", str(target.pid))
         assert result.returncode == 0, result.stderr

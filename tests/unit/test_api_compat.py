@@ -112,6 +112,38 @@ def test_names_scripts_import():
     assert frame_type(native("PyEval_EvalFrameEx"), (3, 12)).name == "IGNORE"
 
 
+def test_errors_derive_as_bloombergs():
+    """The failures Bloomberg's names derive from PystackError alone: a script's
+    `except EngineError` before `except InvalidPythonProcess` must not swallow it."""
+    from pystack import errors
+    for name in ("ProcessNotFound", "InvalidPythonProcess", "NotEnoughInformation",
+                 "InvalidExecutable", "CoreExecutableNotFound", "DetectedExecutableNotFound",
+                 "MissingExecutableMaps"):
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.PystackError) and not issubclass(cls, errors.EngineError)
+    assert issubclass(errors.ProcessNotFound, ProcessLookupError)
+    assert issubclass(errors.EngineError, errors.PystackError)
+    # the failures only we tell apart are what Bloomberg's raises for them: EngineErrors
+    for name in ("PermissionDenied", "AlreadyTraced", "ProcessExited", "ZombieProcess",
+                 "MemoryReadError"):
+        assert issubclass(getattr(errors, name), errors.EngineError)
+
+    def handled(error):
+        try:
+            raise error
+        except errors.EngineError:
+            return "engine"
+        except errors.InvalidPythonProcess:
+            return "not python"
+        except errors.PystackError:
+            return "other"
+    assert handled(errors.InvalidPythonProcess("no Python")) == "not python"
+    assert handled(errors.NotInitialised("starting")) == "not python"
+    assert handled(errors.NotEnoughInformation("missing", pid=3)) == "other"
+    assert handled(errors.PermissionDenied("refused")) == "engine"
+    assert errors.InvalidExecutable("x", corefile="core").corefile == "core"
+
+
 def test_traceback_formatter_and_colors(tmp_path, capsys, monkeypatch):
     from pystack import colors
     from pystack.engine import NativeReportingMode

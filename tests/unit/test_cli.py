@@ -85,6 +85,7 @@ def _same(plain, reference) -> None:
 
 # Options with a value next to it, good or bad: what single tokens rarely line up into.
 _PAIRS = [["--locals-max-length", "x"], ["--locals-max-length", "5"],
+          ["--locals-max-length", "2"], ["--locals-max-length", "3"],
           ["--locals-max-length", "-1"], ["--lib-search-path", "/a"],
           ["--lib-search-root", "/r"], ["--lib-search-path", "-x"], ["-v", "remote"]]
 
@@ -92,7 +93,8 @@ _PAIRS = [["--locals-max-length", "x"], ["--locals-max-length", "5"],
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(_TOKENS).map(lambda token: [token]),
                           st.sampled_from(_PAIRS)), max_size=6),
-       st.sampled_from([[], ["remote"], ["core"], ["remote", "12"], ["core", "c.core"]]))
+       st.sampled_from([[], ["remote"], ["core"], ["remote", "12"], ["remote", "1"],
+                        ["core", "c.core"]]))
 def test_plain_parse_agrees_with_argparse(pieces, start):
     argv = start + [token for piece in pieces for token in piece]
     plain = parse_plain(argv)
@@ -125,3 +127,14 @@ def test_plain_parse_reads_what_operators_type(argv):
 ])
 def test_anything_else_goes_to_argparse(argv):
     assert parse_plain(argv) is None
+
+
+def test_plain_parse_takes_every_pid_and_only_valid_lengths():
+    """The fast path must not hand small pids to argparse (the pytest plugin checks
+    its arguments with it), nor take a value length argparse refuses."""
+    for pid in ("1", "2", "12"):
+        assert parse_plain(["remote", pid]).pid == int(pid)
+    assert parse_plain(["remote", "--locals-max-length", "3", "7"]).locals_max_length == 3
+    assert parse_plain(["remote", "--locals-max-length", "2", "7"]) is None
+    assert _by_argparse(["remote", "--locals-max-length", "2", "7"]) is None  # refused
+    assert _by_argparse(["remote", "--locals-max-length", "3", "7"]).locals_max_length == 3

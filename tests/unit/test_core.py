@@ -322,6 +322,21 @@ def test_segv_siginfo(segv_case):
         assert sig.sender_pid is None
 
 
+def test_failure_info_for_scripts(abort_case, segv_case):
+    """CoreFileAnalyzer.extract_failure_info: every key, 0 where the signal carries
+    no such fact (Bloomberg's dictionary), never None."""
+    from pystack.engine import CoreFileAnalyzer
+    with CoreFileAnalyzer(segv_case.path) as analyzer:
+        assert analyzer.extract_failure_info() == {
+            "si_signo": 11, "si_errno": 0, "si_code": 1, "sender_pid": 0, "sender_uid": 0,
+            "failed_addr": 1}
+    with CoreFileAnalyzer(abort_case.path) as analyzer:
+        info = analyzer.extract_failure_info()
+    assert info == {"si_signo": 6, "si_errno": 0, "si_code": corenotes.SI_TKILL,
+                    "sender_pid": abort_case.info["pid"],
+                    "sender_uid": abort_case.info["uid"], "failed_addr": 0}
+
+
 def test_gcore_siginfo_per_thread(gcore_case):
     with CoreFile(gcore_case.path) as core:
         assert core.siginfo is not None

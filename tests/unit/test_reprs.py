@@ -448,6 +448,25 @@ def test_big_ints(heap: Heap) -> None:
     assert heap.render(heap.value([1, 10 ** 100]), max_len=50) == "[1, <int with 101 digits>]"
 
 
+@pytest.mark.parametrize("version", [(2, 7), (3, 8), (3, 12), (3, 14)])
+def test_cuts_are_exactly_the_length_asked(version):
+    """--locals-max-length N: a cut value is at most N characters, `...` and the
+    closers included; a value of exactly N characters is not cut."""
+    heap = Heap(layout_for(version))
+    quote = "u'" if version[0] == 2 else "'"
+    text = heap.value(u"a" * 100)
+    assert heap.render(text, max_len=10) == quote + "a" * (10 - len(quote) - 4) + "...'"
+    assert heap.render(heap.value([1, 2, 3, 4, 5]), max_len=10) == "[1, 2...]"
+    assert heap.render(heap.value([1, 2, 3, 4, 5]), max_len=15) == "[1, 2, 3, 4, 5]"
+    assert heap.render(heap.value([1, 2, 3, 4, 5]), max_len=14) == "[1, 2, 3, ...]"
+    key = quote + "k'"
+    assert heap.render(heap.value({u"k": [1, 2, 3]}), max_len=11 + len(key)) == \
+        "{" + key + ": [1...]}"
+    for n in range(3, 40):
+        out = heap.render(heap.value({"key": [1, "two", (3.0, None)]}), max_len=n)
+        assert len(out) <= n, (n, out)
+
+
 def test_huge_int_reads_only_its_top_digits(heap: Heap) -> None:
     """2**(30 * 10**7): 40 MB of digits, of which only the top four are mapped."""
     o = heap.o
@@ -563,7 +582,7 @@ def test_ten_million_items_cost_like_ten() -> None:
     heap.put_ptr(address + heap.o.list_items, items)
     heap.target.bytes_read = 0
     out = heap.render(address)
-    assert re.fullmatch(r"\[(0, )+\.\.\.\]", out) and len(out) <= DEFAULT_MAX_LEN + 5
+    assert re.fullmatch(r"\[(0, )+0?\.\.\.\]", out) and len(out) <= DEFAULT_MAX_LEN
     assert heap.target.bytes_read < 20000
     o = heap.o
     text = 0x7E0000000000  # a compact ASCII str header, its ten million characters after it
@@ -574,7 +593,7 @@ def test_ten_million_items_cost_like_ten() -> None:
     heap.target.blocks[text] = header
     heap.target.patterns[text + o.unicode_ascii_size] = (10 ** 7, b"z")
     heap.target.bytes_read = 0
-    assert heap.render(text) == "'" + "z" * (DEFAULT_MAX_LEN - 2) + "...'"
+    assert heap.render(text) == "'" + "z" * (DEFAULT_MAX_LEN - 5) + "...'"
     assert heap.target.bytes_read < 65536  # 4096 characters scanned for quotes, and pages
 
 
@@ -665,8 +684,10 @@ def test_random_values_equal_repr(version: tuple, value: Any) -> None:
 def test_random_values_cut_visibly(version: tuple, value: Any, max_len: int) -> None:
     heap = Heap(layout_for(version))
     out = heap.render(heap.value(value), max_len=max_len)
-    assert len(out) <= max_len + 5
+    assert len(out) <= max(3, max_len), (out, max_len)  # the cut marker included
     assert is_cut_of(out, repr(value)), (out, repr(value))
+    if len(repr(value)) <= max_len:
+        assert out == repr(value)  # what fits is never cut
 
 
 @st.composite
@@ -700,7 +721,7 @@ def test_garbage_never_raises(case, max_len: int) -> None:
     heap, address = case
     out = heap.render(address, max_len=max_len)
     assert isinstance(out, str)
-    assert len(out) <= max_len + 5
+    assert len(out) <= max(3, max_len)
     assert heap.target.bytes_read < 64 * 1024 * 1024
 
 
@@ -713,4 +734,4 @@ def test_corrupted_values_never_raise(version: tuple, value: Any, flips: list) -
     for offset, byte in flips:
         heap.arena[offset % heap.used] = byte
     out = heap.render(address)
-    assert len(out) <= DEFAULT_MAX_LEN + 5
+    assert len(out) <= DEFAULT_MAX_LEN

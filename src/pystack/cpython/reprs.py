@@ -83,15 +83,28 @@ _BAD = (MemoryReadError, ObjectError, ValueError, OverflowError, struct.error,
 
 
 def render(objects: Objects, address: int, *, max_len: int = DEFAULT_MAX_LEN) -> str:
-    """The target's repr of the object at `address`, cut visibly at about `max_len`."""
-    renderer = _Renderer(objects, max(1, max_len))
+    """The target's repr of the object at `address`, cut visibly to at most `max_len`
+    characters (`...` included; at least 3, the marker alone).
+
+    A first pass spends the whole budget on the value: what fits prints whole. Only
+    a value that had to be cut and came out too long (the marker, and a separator
+    written before it, are not budgeted then) is rendered again with room kept for
+    them: cut values are at most `max_len` long, values that fit are never cut.
+    """
+    max_len = max(3, max_len)
     try:
-        return renderer.run(address)
+        text = _Renderer(objects, max_len).run(address)
+        if len(text) > max_len:
+            text = _Renderer(objects, max_len, strict=True).run(address)
+        return text
     except Exception:  # a bug here must never cost the caller its whole dump
         return f"<invalid object at 0x{address:x}>"
 
 
 # -- output with a budget -------------------------------------------------------------
+
+CUT_MARKER = "..."
+
 
 class _Cut(Exception):
     """The budget is spent: unwind to `run`, which closes what is still open."""
@@ -105,12 +118,17 @@ class _Out:
     """The text written so far, with the closers of open containers kept in reserve.
 
     A write fits when it leaves room for every closer still owed, so a cut can always
-    append `...` and the closers and stay within `limit` + 5 characters (a separator
-    is written even when it overflows, so that the cut reads `[1, 2, ...]`).
+    append `...` and the closers. Loose (the first pass), a separator is written even
+    when it overflows, so that the cut reads `[1, 2, ...]`, and the cut may end up to
+    5 characters past `limit`; strict, room for `...` is kept and such a separator
+    is dropped (`[1, 2...]`), so the text stays within `limit`.
     """
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, strict: bool = False) -> None:
+        #: strict: room is kept for the cut marker, and a separator that does not fit
+        #: is not written, so that a cut value stays within `limit`.
+        self.strict = strict
+        self.limit = limit - len(CUT_MARKER) if strict else limit
         self.parts: list[str] = []
         self.used = 0
         self.closers: list[str] = []
@@ -132,7 +150,8 @@ class _Out:
     def sep(self, text: str) -> None:
         """A separator: written even without room, then cut, so `...` follows it."""
         fits = len(text) <= self.room()
-        self.raw(text)
+        if fits or not self.strict:
+            self.raw(text)
         if not fits:
             self.cut()
 
@@ -149,7 +168,7 @@ class _Out:
         self.raw(closer)
 
     def cut(self) -> None:
-        self.parts.append("...")
+        self.parts.append(CUT_MARKER)
         raise _Cut
 
     def mark(self) -> tuple[int, int, int, int]:
@@ -261,14 +280,14 @@ def _type_caches() -> weakref.WeakKeyDictionary[Objects, dict[int, _TypeInfo]]:
 class _Renderer:
     """One render: the output, the budgets and the containers being printed."""
 
-    def __init__(self, objects: Objects, max_len: int) -> None:
+    def __init__(self, objects: Objects, max_len: int, strict: bool = False) -> None:
         self.objects = objects
         self.mem: Memory = objects.mem
         self.layout = objects.layout
         self.o: ObjectLayout = objects.layout.objects
         self.py2 = objects.layout.is_python2
         self.kinds = _KINDS_2 if self.py2 else _KINDS_3
-        self.out = _Out(max_len)
+        self.out = _Out(max_len, strict)
         self.work = min(MAX_WORK, WORK_PER_CHAR * max_len + 4096)
         self.active: set[int] = set()  # containers being printed, for cycles
         self.depth = 0

@@ -392,6 +392,17 @@ class CoreFile(Target):
                 return i, seg
         return i, None
 
+    def bytes_held(self, start: int, end: int) -> int:
+        """How many bytes of [start, end) the core itself holds (PT_LOAD contents)."""
+        i = max(0, bisect.bisect_right(self._segment_starts, start) - 5)
+        held = 0
+        for seg in self._segments[i:]:
+            if seg.start >= end:
+                break
+            low, high = max(start, seg.start), min(end, seg.start + seg.present)
+            held += max(0, high - low)
+        return held
+
     def _file_mapping_at(self, address: int) -> Optional[FileMapping]:
         i = bisect.bisect_right(self._file_starts, address)
         for j in range(i - 1, max(i - 5, -1), -1):

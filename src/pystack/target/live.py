@@ -47,6 +47,7 @@ from pystack.errors import (
     PermissionDenied,
     ProcessExited,
     ProcessNotFound,
+    PystackError,
     ZombieProcess,
 )
 from pystack.target import procfs, ptrace
@@ -206,7 +207,7 @@ class LiveProcess(Target):
         """Build the EPERM message with only the remedies that apply here."""
         try:
             uid = int(procfs.read_status(self.pid)["Uid"].split()[0])
-        except (EngineError, KeyError, ValueError, IndexError):
+        except (PystackError, KeyError, ValueError, IndexError):
             uid = None
         try:
             with open("/proc/sys/kernel/yama/ptrace_scope") as f:
