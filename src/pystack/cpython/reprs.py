@@ -148,7 +148,8 @@ class _Out:
         self.used += len(text)
 
     def sep(self, text: str) -> None:
-        """A separator: written even without room, then cut, so `...` follows it."""
+        """A separator: written even without room (strict: only with room), then
+        cut, so `...` follows it."""
         fits = len(text) <= self.room()
         if fits or not self.strict:
             self.raw(text)

@@ -68,6 +68,18 @@ class ThreadReader:
         yield from _bounded_chain(self.mem, self.interp.interp_head,
                                   self.layout.interpreter.next, MAX_INTERPRETERS, "interpreter")
 
+    def main_interpreter(self) -> Optional[int]:
+        """`_PyRuntime.interpreters.main` (3.7+), or None. Without it, the main
+        interpreter is the last of the list (the first created), unless the list
+        broke before its end."""
+        offset = self.layout.runtime.interpreters_main
+        if offset is None or not self.interp.runtime:
+            return None
+        try:
+            return self.mem.ptr(self.interp.runtime + offset) or None
+        except MemoryReadError:
+            return None
+
     def thread_states(self, interp: int) -> Iterator[int]:
         head = self.mem.ptr(interp + self.layout.interpreter.threads_head)
         yield from _bounded_chain(self.mem, head, self.layout.thread.next, MAX_THREADS,
@@ -197,6 +209,7 @@ class ThreadReader:
         """
         version = tuple(self.interp.version[:2])
         interpreters = list(self.interpreters())
+        main = self.main_interpreter() or (interpreters[-1] if interpreters else 0)
         for rank, interp in enumerate(reversed(interpreters)):
             interp_id = None
             if self.layout.interpreter.id is not None:
@@ -231,7 +244,7 @@ class ThreadReader:
                     python_version=version,
                     name=names.get(ident),
                     interpreter_id=interp_id,
-                    in_main_interpreter=rank == 0,
+                    in_main_interpreter=interp == main,
                 )
                 entries.append((thread, rank, outermost_entry_on_c_stack(frames, tstate)))
 
