@@ -382,6 +382,9 @@ def _dump_of(target: Target, *, cache: bool, locals: bool = False,
         version = reader.sys_version() or version
     if interpreter.layout.thread.native_thread_id is None:
         _assign_os_tids(target, mem, threads)
+    else:
+        _tids_as_seen_here(target, threads)
+    _note_namespace_tids(target, threads)
     for thread in threads:
         if thread.name is None:
             thread.name = target.thread_name(thread.tid)
@@ -390,6 +393,43 @@ def _dump_of(target: Target, *, cache: bool, locals: bool = False,
     log.info("%d threads, %d memory reads", len(threads), mem.reads)
     return ProcessDump(pid=target.pid, executable=None, python_version=version,
                        threads=threads)
+
+
+def _tids_as_seen_here(target: Target, threads: List[PyThread]) -> None:
+    """3.11+ records each thread's tid as the thread saw it: in a container (its own
+    PID namespace) that is not the tid /proc, ps and ptrace use here. Translate them
+    through the target's NSpid lines (live) or, where those cannot tell (a core gcore
+    wrote from outside the container), through the thread pointer of each task,
+    which is the thread's pthread_t. A tid the target has is left alone: the usual
+    case costs one look at the thread list."""
+    known = set(target.thread_ids())
+    strangers = [t for t in threads if t.tid and t.tid not in known]
+    if not strangers:
+        return
+    ours_of = {theirs: ours for ours, theirs in target.namespace_tids().items()}
+    by_pointer: Optional[dict] = None
+    for thread in strangers:
+        ours = ours_of.get(thread.tid)
+        if ours is None:
+            if by_pointer is None:
+                by_pointer = {p: tid for tid, p in target.thread_pointers().items()}
+            ours = by_pointer.get(thread.pthread_id)
+        if ours is None:
+            log.warning("thread %d is not a thread of the target as seen from here: "
+                        "showing the id it has in its own PID namespace", thread.tid)
+            continue
+        thread.tid_in_namespace, thread.tid = thread.tid, ours
+
+
+def _note_namespace_tids(target: Target, threads: List[PyThread]) -> None:
+    """Each thread's own tid (in its container) where it differs from ours."""
+    theirs_of = target.namespace_tids()
+    if not theirs_of:
+        return
+    for thread in threads:
+        theirs = theirs_of.get(thread.tid)
+        if theirs is not None and theirs != thread.tid:
+            thread.tid_in_namespace = theirs
 
 
 def _assign_os_tids(target: Target, mem: Memory, threads: Iterable[PyThread]) -> None:
@@ -406,25 +446,48 @@ def _assign_os_tids(target: Target, mem: Memory, threads: Iterable[PyThread]) ->
         for t in threads:
             t.tid = tid_of.get(t.tid, t.tid)
         return
-    tids = set(target.thread_ids())
-    candidates: Optional[set] = None
-    blobs = {}
+    blobs: dict = {}  # pthread_t -> the start of glibc's struct pthread
     for t in threads:
-        try:
-            blob = mem.read(t.tid, 1024)
-        except MemoryReadError:
-            continue
-        blobs[t.tid] = blob
-        found = {off for off in range(0, 1024, 4)
-                 if struct.unpack_from("<i", blob, off)[0] in tids}
-        candidates = found if candidates is None else candidates & found
-    if candidates:
-        offset = min(candidates)
-        for t in threads:
-            if t.tid in blobs:
-                t.tid = struct.unpack_from("<i", blobs[t.tid], offset)[0]
+        if t.tid not in blobs:
+            try:
+                blobs[t.tid] = mem.read(t.tid, PTHREAD_SEARCH_SPAN)
+            except MemoryReadError:
+                continue
+    # glibc stores the tid the thread has in its own PID namespace: ours, or in a
+    # container seen from outside, the container's (then translated to ours)
+    ours_of = {theirs: ours for ours, theirs in target.namespace_tids().items()}
+    for wanted, translate in ((set(target.thread_ids()), {}), (set(ours_of), ours_of)):
+        offset = _tid_offset(blobs, wanted)
+        if offset is not None:
+            break
     else:
         log.warning("cannot match Python threads to OS threads: showing pthread ids")
+        return
+    for t in threads:
+        if t.tid in blobs:
+            tid = struct.unpack_from("<i", blobs[t.tid], offset)[0]
+            t.tid = translate.get(tid, tid)
+
+
+PTHREAD_SEARCH_SPAN = 1024
+
+
+def _tid_offset(blobs: dict, wanted: set) -> Optional[int]:
+    """The first offset at which every thread's struct pthread holds a tid of
+    `wanted`, a different one for each thread (small numbers, a container's tids,
+    are common words: only distinct values make the offset believable)."""
+    candidates: Optional[set] = None
+    for blob in blobs.values():
+        found = {off for off in range(0, len(blob) - 3, 4)
+                 if struct.unpack_from("<i", blob, off)[0] in wanted}
+        candidates = found if candidates is None else candidates & found
+        if not candidates:
+            return None
+    for offset in sorted(candidates or ()):
+        values = [struct.unpack_from("<i", blob, offset)[0] for blob in blobs.values()]
+        if len(set(values)) == len(values):
+            return offset
+    return None
 
 
 class CoreFileAnalyzer:

@@ -133,6 +133,11 @@ class PyThread:
     #: Whether the thread state belongs to the main interpreter (ours, not upstream's:
     #: 3.6 numbers no interpreter, so `interpreter_id == 0` cannot tell it there).
     in_main_interpreter: Optional[bool] = field(default=None, repr=False, compare=False)
+    #: The thread's id in its own PID namespace (a container's), where it differs
+    #: from `tid` (ours, as /proc and ps show it here); None otherwise. Ours.
+    tid_in_namespace: Optional[int] = field(default=None, repr=False, compare=False)
+    #: The thread's pthread_t (`threading.get_ident()`), as its thread state holds it.
+    pthread_id: Optional[int] = field(default=None, repr=False, compare=False)
 
     @property
     def all_frames(self) -> Iterator[PyFrame]:

@@ -430,3 +430,15 @@ def test_closed_unwinder_and_unknown_thread(cxx_core: Path) -> None:
     with pytest.raises(EngineError, match="closed"):
         unwinder.threads()
     unwinder.close()  # idempotent
+
+
+def test_a_thread_of_another_process_is_refused_not_aborted(cxx_process: subprocess.Popen) -> None:
+    """libdw asserts, killing the whole process, when told to unwind a thread that
+    is not the target's (a container's tid taken for ours): we never hand it one."""
+    from pystack.target.live import LiveProcess
+
+    with LiveProcess(cxx_process.pid) as lp:
+        with NativeUnwinder.for_process(cxx_process.pid, root=lp.root) as unwinder:
+            assert unwinder.unwind(1) == []  # init: no thread of the target
+            assert "not a thread of the target" in unwinder.unwind_errors[1]
+            assert unwinder.unwind(cxx_process.pid)  # its own threads still unwind

@@ -245,6 +245,7 @@ class ThreadReader:
                     name=names.get(ident),
                     interpreter_id=interp_id,
                     in_main_interpreter=interp == main,
+                    pthread_id=ident,
                 )
                 entries.append((thread, rank, outermost_entry_on_c_stack(frames, tstate)))
 

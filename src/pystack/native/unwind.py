@@ -79,6 +79,19 @@ def _sysroots(paths: Iterable[Optional[str]]) -> List[str]:
     return list(dict.fromkeys(roots))
 
 
+def _map_file_at(pid: int, start: int) -> Optional[str]:
+    """/proc/PID/map_files entry of the mapping that starts at `start`, if any."""
+    from ..target import procfs
+    folder = procfs.map_files_folder(pid)
+    prefix = f"{start:x}-"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    found = next((n for n in names if n.startswith(prefix)), None)
+    return os.path.join(folder, found) if found else None
+
+
 def _under(root: Optional[str], path: str) -> Optional[str]:
     if not root or root == "/" or not path.startswith("/"):
         return None
@@ -126,6 +139,7 @@ class NativeUnwinder:
         self._pc = c_uint64()
         self._activation = c_bool(False)
         self._tids: List[int] = []
+        self._known_tids: Optional[set] = None  # what threads() found, once
         self._thread_cb = THREAD_CALLBACK(self._on_thread)
         self._symbolizer: Optional[Symbolizer] = None
 
@@ -279,6 +293,7 @@ class NativeUnwinder:
         rc = self._lib.dwfl_getthreads(dwfl, self._thread_cb, None)
         if rc < 0 and not self._tids:
             raise EngineError(f"cannot list the threads: {libdw.errmsg()}")
+        self._known_tids = set(self._tids)
         return list(self._tids)
 
     def _on_thread(self, thread: int, arg: int) -> int:
@@ -297,6 +312,13 @@ class NativeUnwinder:
         the registers could be read.
         """
         dwfl = self._session()
+        # libdw asserts (and so aborts the whole process) when asked for a thread
+        # that is not one of the target's: never hand it a tid it has not listed.
+        if self._known_tids is None:
+            self._known_tids = set(self.threads())
+        if tid not in self._known_tids:
+            self.unwind_errors[tid] = f"thread {tid} is not a thread of the target"
+            return []
         self._frames = []
         self._max_frames = max_frames
         self._stop_reason = None
@@ -380,7 +402,8 @@ class NativeUnwinder:
         lib = self._lib
         try:
             name = modname.decode("utf-8", "surrogateescape") if modname else ""
-            candidates = self._core_candidates(mod, name) if self.is_core else self._live_candidates(name)
+            candidates = (self._core_candidates(mod, name) if self.is_core
+                          else self._live_candidates(name, base))
             for path in candidates:
                 try:
                     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -401,9 +424,14 @@ class NativeUnwinder:
         except Exception:  # noqa: BLE001
             return -1
 
-    def _live_candidates(self, name: str) -> List[str]:
-        if not name.startswith("/") or name.endswith(_DELETED):
-            return []  # [vdso], [heap]..., deleted files: libdw reads memory
+    def _live_candidates(self, name: str, base: int = 0) -> List[str]:
+        if name.endswith(_DELETED):
+            # deleted or replaced since it was mapped: the file as mapped, if the
+            # process's map_files shows it (libdw would read only what is in memory)
+            mapped = self._pid is not None and _map_file_at(self._pid, base)
+            return [mapped] if mapped else []
+        if not name.startswith("/"):
+            return []  # [vdso], [heap]...: libdw reads memory
         found = []
         under = _under(self._root, name)
         if under is not None and _is_regular(under):

@@ -74,6 +74,7 @@ class JsonDocument:
         gil = thread.gil_status
         return {
             "tid": thread.tid,
+            "tid_in_namespace": thread.tid_in_namespace,
             "name": thread.name,
             "interpreter_id": thread.interpreter_id,
             "holds_gil": bool(thread.holds_the_gil > 0),

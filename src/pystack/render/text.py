@@ -201,15 +201,23 @@ def process_line(dump) -> str:
 
 
 def describe_thread(thread: PyThread) -> str:
-    name = f" ({thread.name})" if thread.name else ""
-    return f"thread {thread.tid}{name}"
+    """`thread 42 (worker)`; a thread in a container (its own PID namespace) adds the
+    tid it has there: `thread 9347 (worker; tid 2 in its namespace)`."""
+    return _described(thread.tid, thread.name, thread.tid_in_namespace)
+
+
+def _described(tid: int, name: Optional[str], tid_in_namespace: Optional[int]) -> str:
+    words = [name] if name else []
+    if tid_in_namespace is not None:
+        words.append(f"tid {tid_in_namespace} in its namespace")
+    return f"thread {tid}" + (f" ({'; '.join(words)})" if words else "")
 
 
 def describe_os_thread(threads: list[PyThread]) -> str:
     """`thread 42 (worker)`: named by the outermost interpreter that names it (a
     subinterpreter's `threading` calls every thread that enters it MainThread)."""
     name = next((t.name for t in threads if t.name), None)
-    return f"thread {threads[0].tid}" + (f" ({name})" if name else "")
+    return _described(threads[0].tid, name, threads[0].tid_in_namespace)
 
 
 def interpreter_label(thread: PyThread) -> str:

@@ -56,6 +56,16 @@ class Target:
         """OS thread ids (tids) of the target, main thread first."""
         raise NotImplementedError
 
+    def namespace_tids(self) -> dict[int, int]:
+        """Our tid -> the tid in the target's own PID namespace, for the threads where
+        they differ (a process in a container, seen from outside it); empty when the
+        target shares our view, or when it cannot be told (cores)."""
+        return {}
+
+    def thread_pointers(self) -> dict[int, int]:
+        """tid -> thread pointer register (glibc's pthread_t); empty if unknown."""
+        return {}
+
     def thread_name(self, tid: int) -> Optional[str]:
         """The OS-level name of a thread (comm), if known."""
         return None

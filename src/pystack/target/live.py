@@ -51,6 +51,7 @@ from pystack.errors import (
     ZombieProcess,
 )
 from pystack.target import procfs, ptrace
+from pystack.target.procfs import DELETED_SUFFIX
 from pystack.target.base import Mapping, Target
 
 TYPE_CHECKING = False
@@ -110,6 +111,7 @@ class LiveProcess(Target):
         self._exe: Optional[str] = None
         self._maps_cache: Optional[list[Mapping]] = None
         self._threads_cache: Optional[list[int]] = None
+        self._namespace_cache: Optional[dict[int, int]] = None
         self._use_vm_readv = ptrace.process_vm_readv_available()
         self._mem_fd: Optional[int] = None
 
@@ -204,7 +206,9 @@ class LiveProcess(Target):
         )
 
     def _permission_denied(self) -> PermissionDenied:
-        """Build the EPERM message with only the remedies that apply here."""
+        """Build the EPERM message with only the causes and remedies that apply here:
+        another user's process, a missing CAP_SYS_PTRACE (a container started without
+        it), Yama's ptrace_scope, a seccomp filter, another user namespace."""
         try:
             uid = int(procfs.read_status(self.pid)["Uid"].split()[0])
         except (PystackError, KeyError, ValueError, IndexError):
@@ -214,12 +218,29 @@ class LiveProcess(Target):
                 scope = int(f.read().strip())
         except (OSError, ValueError):
             scope = 0
-        why = ""
-        if uid is not None and uid != os.geteuid() and os.geteuid() != 0:
-            why = f" (it belongs to uid {uid}, you are uid {os.geteuid()})"
-        remedy = "run pystack as root or with CAP_SYS_PTRACE"
+        me = procfs.own_status()
+        euid = os.geteuid()
+        causes = []
+        if uid is not None and uid != euid:
+            causes.append(f"it belongs to uid {uid}, you are uid {euid}")
+        if not _has_capability(me, CAP_SYS_PTRACE):
+            causes.append("this process lacks CAP_SYS_PTRACE" + (
+                " although it runs as root (a container started without "
+                "--cap-add SYS_PTRACE, or a pod without SYS_PTRACE in "
+                "securityContext.capabilities.add)" if euid == 0 else ""))
         if scope >= 1:
-            remedy += f", or set /proc/sys/kernel/yama/ptrace_scope to 0 (it is {scope})"
+            causes.append(f"/proc/sys/kernel/yama/ptrace_scope is {scope}")
+        if me.get("Seccomp", "0") not in ("0", ""):
+            causes.append("a seccomp filter is active here, and may forbid ptrace "
+                          "(--no-block reads memory without it)")
+        if procfs.other_user_namespace(self.pid):
+            causes.append("the process runs in another user namespace (a rootless "
+                          "container): run pystack inside it (podman unshare, "
+                          f"nsenter --user --target {self.pid}) or as root on the host")
+        remedy = "run pystack as root with CAP_SYS_PTRACE"
+        if scope >= 1:
+            remedy += ", or set /proc/sys/kernel/yama/ptrace_scope to 0"
+        why = f" ({'; '.join(causes)})" if causes else ""
         return PermissionDenied(f"not permitted to ptrace pid {self.pid}{why}: {remedy}")
 
     # ------------------------------------------------------------ attaching
@@ -386,6 +407,7 @@ class LiveProcess(Target):
             self._attached = False
             self._maps_cache = None
             self._threads_cache = None
+            self._namespace_cache = None
             _unregister(self)
 
     def _detach_task(self, task: _Task) -> None:
@@ -567,6 +589,32 @@ class LiveProcess(Target):
     def thread_name(self, tid: int) -> Optional[str]:
         return procfs.thread_name(self.pid, tid)
 
+    def mapped_file_path(self, path: str) -> str:
+        """A file deleted or replaced since it was mapped (`... (deleted)`: a package
+        upgraded, an image rolled out under a running service) still opens as the
+        process maps it, through /proc/PID/map_files; any other file as the base
+        class finds it."""
+        if path.endswith(DELETED_SUFFIX):
+            mapped = procfs.map_file(self.pid, min(
+                (m for m in self.mappings() if m.path == path), key=lambda m: m.offset,
+                default=None))
+            if mapped is not None:
+                return mapped
+        return super().mapped_file_path(path)
+
+    def namespace_tids(self) -> dict[int, int]:
+        """Our tid -> the target's own, for a process in its own PID namespace (a
+        container); cached while the target is stopped."""
+        if self._namespace_cache is not None and self.stopped:
+            return dict(self._namespace_cache)
+        try:
+            found = procfs.namespace_tids(self.pid)
+        except ProcessNotFound as exc:
+            raise self._gone_error() from exc
+        if self.stopped:
+            self._namespace_cache = found
+        return dict(found)
+
     @property
     def exe(self) -> str:
         """The executable path as the target names it (resolve with `host_path`)."""
@@ -612,6 +660,20 @@ class LiveProcess(Target):
     def signals_to_reinject(self) -> dict[int, int]:
         """Signals caught in a signal-delivery-stop, by tid (delivered at detach)."""
         return {tid: t.signal for tid, t in self._tasks.items() if t.signal}
+
+
+# ---------------------------------------------------------------- capabilities
+
+CAP_SYS_PTRACE = 19
+
+
+def _has_capability(status: dict[str, str], capability: int) -> bool:
+    """Whether a parsed /proc/self/status grants an effective capability (True when
+    it cannot be told: no false accusation)."""
+    try:
+        return bool(int(status["CapEff"], 16) >> capability & 1)
+    except (KeyError, ValueError):
+        return True
 
 
 # ---------------------------------------------------------------- signals

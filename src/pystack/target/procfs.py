@@ -82,6 +82,28 @@ def parse_maps(text: str) -> list[Mapping]:
     return out
 
 
+#: What /proc/PID/maps appends to the path of a file unlinked since it was mapped.
+DELETED_SUFFIX = " (deleted)"
+
+
+def map_files_folder(pid: int) -> str:
+    return _proc_path(pid, "map_files")
+
+
+def map_file(pid: int, mapping: Optional[Mapping]) -> Optional[str]:
+    """/proc/PID/map_files/START-END: the file a mapping was made from, whatever has
+    happened to its path since (readable by whoever may ptrace the process); None
+    when there is no such entry or it cannot be opened."""
+    if mapping is None:
+        return None
+    path = _proc_path(pid, "map_files", f"{mapping.start:x}-{mapping.end:x}")
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
+    except OSError:
+        return None
+    return path
+
+
 def read_maps(pid: int) -> list[Mapping]:
     return _guard(pid, "memory maps", lambda: parse_maps(_read_text(_proc_path(pid, "maps"))))
 
@@ -131,6 +153,50 @@ def read_status(pid: int, tid: Optional[int] = None) -> dict[str, str]:
     """The fields of /proc/PID/status (or of one task's status if `tid` is given)."""
     path = _proc_path(pid, "status") if tid is None else _proc_path(pid, "task", tid, "status")
     return _guard(pid, "status", lambda: parse_status(_read_text(path)))
+
+
+def namespace_ids(status: dict[str, str]) -> list[int]:
+    """NSpid of a parsed status: the id in every PID namespace from the reader's /proc
+    (first) down to the task's own (last); one id when they are the same namespace."""
+    try:
+        return [int(word) for word in status.get("NSpid", "").split()]
+    except ValueError:
+        return []
+
+
+def namespace_tids(pid: int) -> dict[int, int]:
+    """Our tid -> the tid in the process's own PID namespace, for every task, when the
+    process runs in a namespace of its own (a container); else empty. One read when
+    it does not, which is the usual case."""
+    if len(namespace_ids(read_status(pid))) < 2:
+        return {}
+    found = {}
+    for tid in task_ids(pid):
+        try:
+            ids = namespace_ids(read_status(pid, tid))
+        except ProcessNotFound:
+            continue  # the thread exited
+        if len(ids) >= 2:
+            found[ids[0]] = ids[-1]
+    return found
+
+
+def own_status() -> dict[str, str]:
+    """Our own /proc/self/status (capabilities, seccomp mode); empty if unreadable."""
+    try:
+        return parse_status(_read_text(os.path.join(PROC, "self", "status")))
+    except OSError:
+        return {}
+
+
+def other_user_namespace(pid: int) -> bool:
+    """Whether the process runs in a user namespace other than ours (False when
+    that cannot be read)."""
+    try:
+        return os.readlink(_proc_path(pid, "ns", "user")) != \
+            os.readlink(os.path.join(PROC, "self", "ns", "user"))
+    except OSError:
+        return False
 
 
 def state_of(status: dict[str, str]) -> str:
