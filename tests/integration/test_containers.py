@@ -59,7 +59,7 @@ def children_of(pid: int) -> list[int]:
 class Contained:
     """stacks.py as pid 1 of its own PID namespace, /proc remounted for it."""
 
-    def __init__(self, interpreter: dict, cores: bool = False) -> None:
+    def __init__(self, interpreter: dict, cores: bool = False, depth: int = 1) -> None:
         inside, self.host_dir = _stage_scripts(interpreter["root"])
         self.staged = self.host_dir
         argv = interpreter["argv"] + [os.path.join(inside, "stacks.py")]
@@ -76,7 +76,7 @@ class Contained:
         # a crash is how it dumps core: pid 1 of a namespace ignores a SIGABRT sent
         # from outside (it has no handler for it), but not its own segfault
         env = dict(os.environ, TARGET_CRASHER="1") if cores else None
-        self.proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc"] + argv,
+        self.proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc"] * depth + argv,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, cwd=cwd, env=env,
                                      preexec_fn=_no_cores_but_allowed if cores else None)
@@ -92,12 +92,18 @@ class Contained:
         wait_until_sleeping(self.pid)
 
     def _host_pid(self) -> int:
+        """The target: the first descendant that is not an unshare (one per level)."""
         deadline = time.time() + 10
+        parent = self.proc.pid
         while time.time() < deadline:
-            found = children_of(self.proc.pid)
-            if found:
-                return found[0]
-            time.sleep(0.05)
+            found = children_of(parent)
+            if not found:
+                time.sleep(0.05)
+                continue
+            with open(f"/proc/{found[0]}/comm") as f:
+                if f.read().strip() != "unshare":
+                    return found[0]
+            parent = found[0]
         raise RuntimeError("no child of unshare")
 
     def _own_tids(self) -> dict[int, int]:
@@ -110,11 +116,10 @@ class Contained:
         return found
 
     def close(self) -> None:
-        for pid in children_of(self.proc.pid):  # pid 1 there: the others go with it
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        try:  # pid 1 of its namespace: everything inside goes with it
+            os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, AttributeError):
+            pass
         self.proc.kill()
         self.proc.wait()
         for folder in {self.staged, self.host_dir}:
@@ -182,6 +187,21 @@ def test_dumped_from_outside(interpreter):
         assert "native frames not shown" not in native.stdout, native.stdout
         assert native.stdout.count("(C) File") > 3 * len(target.own_tids), native.stdout
         assert all(state != "t" for state in _states(target.pid).values())
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize("interpreter", interpreter_params())
+def test_container_in_a_container(interpreter):
+    """Two nested PID namespaces: our tids, and the innermost namespace's own."""
+    target = Contained(interpreter, depth=2)
+    try:
+        for options in ([], ["--no-block"], ["--native"]):
+            result = run_pystack("remote", *options, str(target.pid))
+            assert result.returncode == 0, result.stderr
+            check_outside(result.stdout, target)
+        with open(f"/proc/{target.pid}/status") as f:
+            assert len([line for line in f if line.startswith("NSpid:")][0].split()) == 4
     finally:
         target.close()
 

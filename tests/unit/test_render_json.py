@@ -190,8 +190,9 @@ def test_same_dump_same_bytes_and_fixed_key_order(sources):
     assert keys[:4] == ["version", "command", "core", "processes"]
     assert keys[-1] == "warnings"
     thread_keys = keys[keys.index("tid"):keys.index("kind")]
-    assert thread_keys == ["tid", "name", "interpreter_id", "holds_gil", "waiting_for_gil",
-                           "dropping_gil", "gc_collecting", "status", "frames"]
+    assert thread_keys == ["tid", "tid_in_namespace", "name", "interpreter_id", "holds_gil",
+                           "waiting_for_gil", "dropping_gil", "gc_collecting", "status",
+                           "frames"]
     assert first.endswith("}\n") and first.count("\n") == 5  # one line per thread
 
 
