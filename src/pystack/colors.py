@@ -37,7 +37,15 @@ def format_colored(text: str, color: Optional[str] = None, highlight: Optional[s
         if chosen:
             text = _strip_codes(text, table.values())
             prefix += "".join(f"\033[{table[name]}m" for name in chosen)
-    return prefix + text + RESET
+    return painted(prefix, text)
+
+
+def painted(prefix: str, text: str) -> str:
+    """`text` in the colour `prefix` opens, reset before every line break: a reset
+    written after it would leave the next line's indentation coloured."""
+    if "\n" not in text:
+        return prefix + text + RESET
+    return "\n".join(prefix + line + RESET if line else line for line in text.split("\n"))
 
 
 def colored(text: str, color: Optional[str] = None, highlight: Optional[str] = None,

@@ -12,7 +12,8 @@ import struct
 from .cpython.locate import locate, named_like_python
 from .cpython.memory import Memory
 from .cpython.threads import ThreadReader
-from .errors import EngineError, MemoryReadError, NotInitialised, PystackError
+from .errors import (DetectedExecutableNotFound, EngineError, InvalidPythonProcess,
+                     MemoryReadError, NotEnoughInformation, NotInitialised, PystackError)
 from .target.base import Target
 from .types import NativeReportingMode, ProcessDump, PyThread, StackMethod, by_os_thread
 from . import log
@@ -225,8 +226,12 @@ def dump_core(core, *, native_mode: NativeReportingMode = NativeReportingMode.OF
     method = _checked_method(method)
     if native_mode == NativeReportingMode.PYTHON and not _native_available():
         native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
-    dump = _dump_of(core, cache=True, locals=locals, max_value_length=max_value_length,
-                    method=method, exact_version=exact_version)
+    try:
+        dump = _dump_of(core, cache=True, locals=locals, max_value_length=max_value_length,
+                        method=method, exact_version=exact_version)
+    except (InvalidPythonProcess, NotEnoughInformation) as exc:
+        _blame_a_missing_executable(core, exc)
+        raise
     if native_mode != NativeReportingMode.OFF:
         from .native.unwind import NativeUnwinder
         with NativeUnwinder.for_core(core.core_path, core.executable,
@@ -235,6 +240,20 @@ def dump_core(core, *, native_mode: NativeReportingMode = NativeReportingMode.OF
             dump.threads = _add_native(dump.threads, unwinder, core, native_mode)
     dump.executable = core.executable
     return dump
+
+
+def _blame_a_missing_executable(core, exc: Exception) -> None:
+    """No interpreter found in a core whose executable could not be found here (a
+    core of a container or chroot, read without its root): that is the failure to
+    report, with its remedy, rather than "not a Python process"."""
+    if core.executable is not None or isinstance(exc, NotInitialised):
+        return
+    named = core.exe_mapping_path or "the executable"
+    raise DetectedExecutableNotFound(
+        f"{named}, the executable the core names, is not on this machine, and without "
+        f"it no interpreter was found ({exc}): pass the root filesystem the process ran "
+        "in (a container image, a chroot) with --lib-search-root, or the executable as "
+        "the second argument", corefile=core.path) from exc
 
 
 def _native_available() -> bool:

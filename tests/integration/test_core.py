@@ -101,3 +101,23 @@ def test_kernel_core_after_segfault_in_ctypes(interpreter):
         assert result.returncode == 0, result.stderr
         assert_same_stacks(result.stdout, target.report)
         assert "segmentation fault (SIGSEGV) accessing address 0x1" in result.stdout
+
+
+@pytest.mark.skipif(not kernel_cores_possible(), reason="core_pattern does not write files")
+@pytest.mark.parametrize("interpreter", [p for p in interpreter_params()
+                                         if p.values[0] is None
+                                         or p.values[0]["root"] not in ("/", "")])
+def test_chroot_core_without_its_root_says_what_is_missing(interpreter):
+    """A core of a process that ran in a chroot or container, read without
+    --lib-search-root: its executable is not here, and that is the error (exit 12,
+    with the remedy), not "not a Python process"."""
+    if os.path.exists(interpreter["argv"][-1]):
+        pytest.skip(f"{interpreter['argv'][-1]} exists on this host too")
+    with started(interpreter, cores=True) as target:
+        os.kill(target.pid, signal.SIGABRT)
+        core = target.wait_for_core()
+        result = run_pystack("core", core)
+        assert result.returncode == 12, result
+        (line,) = result.stderr.strip().splitlines()[-1:]
+        assert "is not on this machine" in line and "--lib-search-root" in line, line
+        assert "Traceback" not in result.stderr

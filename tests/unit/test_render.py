@@ -93,3 +93,30 @@ def test_use_color_only_on_terminals_and_without_no_color(monkeypatch):
     assert not use_color(Tty(), False)
     monkeypatch.setenv("NO_COLOR", "1")
     assert not use_color(Tty(), True)
+
+
+def test_native_symbols_print_without_their_version(tmp_path):
+    """`clock_nanosleep@GLIBC_2.2.5` prints as gdb prints it: `clock_nanosleep`."""
+    from pystack.types import NativeFrame
+    sources, name = sources_for(tmp_path, "x\n")
+    frames = [NativeFrame(0x10, "clock_nanosleep@GLIBC_2.2.5", "clock.c", 48, 0, "libc.so.6"),
+              NativeFrame(0x20, "memcpy@@GLIBC_2.14", "???", 0, 0, "libc.so.6"),
+              NativeFrame(0x30, "std::cout@GLIBCXX_3.4", "???", 0, 0, "libstdc++.so.6"),
+              NativeFrame(0x40, "@weird", "???", 0, 0, "x.so")]
+    renderer = TextRenderer(sources, native="all")
+    lines = [renderer.native_frame(f) for f in frames]
+    assert [line.split(" in ", 1)[1] for line in lines] == [
+        "clock_nanosleep (libc.so.6)", "memcpy (libc.so.6)", "std::cout (libstdc++.so.6)",
+        "@weird (x.so)"]
+
+
+def test_colours_are_reset_before_every_line_break(tmp_path):
+    from pystack.colors import format_colored
+    assert format_colored("one\n  two\n", "red") == "\033[31mone\033[0m\n\033[31m  two\033[0m\n"
+    assert format_colored("x", "red") == "\033[31mx\033[0m"
+    sources, name = sources_for(tmp_path, "x\n")
+    renderer = TextRenderer(sources, color=True)
+    assert renderer._c("\033[1m", "a\nb") == "\033[1ma\033[0m\n\033[1mb\033[0m"
+    thread = make_thread([code(name, 1, "f")])
+    for line in renderer.thread(thread):
+        assert "\n" not in line and (line.endswith("\033[0m") or "\033[" not in line[-8:])

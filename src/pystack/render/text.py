@@ -80,7 +80,12 @@ class TextRenderer:
         self.native = native
 
     def _c(self, code: str, text: str) -> str:
-        return f"{code}{text}{RESET}" if self.color else text
+        if not self.color:
+            return text
+        if "\n" in text:  # never reset after a line break (see colors.painted)
+            return "\n".join(f"{code}{line}{RESET}" if line else line
+                              for line in text.split("\n"))
+        return f"{code}{text}{RESET}"
 
     def thread(self, thread: PyThread) -> Iterator[str]:
         body = self.body(thread)
@@ -147,7 +152,7 @@ class TextRenderer:
         line = frame.linenumber or 0
         return ("    " + self._c(BLUE, "(C)") + " File " + self._c(GREEN, f'"{frame.path}"')
                 + f", line {self._c(CYAN, str(line))}, in "
-                + self._c(YELLOW, frame.symbol) + inlined + f" ({frame.library})")
+                + self._c(YELLOW, plain_symbol(frame.symbol)) + inlined + f" ({frame.library})")
 
     def frame(self, frame: PyFrame) -> Iterator[str]:
         if frame.code is None:
@@ -191,6 +196,13 @@ class TextRenderer:
         if not 0 <= start < end <= len(text):
             return text
         return text[:start] + BOLD + RED + text[start:end] + RESET + text[end:]
+
+
+def plain_symbol(symbol: str) -> str:
+    """`clock_nanosleep@GLIBC_2.2.5` -> `clock_nanosleep`: the name as gdb prints it
+    (the symbol version stays in --json's `symbol`)."""
+    name, at, _version = symbol.partition("@")
+    return name if at and name else symbol
 
 
 def process_line(dump) -> str:

@@ -221,9 +221,10 @@ class LiveProcess(Target):
         me = procfs.own_status()
         euid = os.geteuid()
         causes = []
-        if uid is not None and uid != euid:
+        privileged = _has_capability(me, CAP_SYS_PTRACE)
+        if uid is not None and uid != euid and not (euid == 0 and privileged):
             causes.append(f"it belongs to uid {uid}, you are uid {euid}")
-        if not _has_capability(me, CAP_SYS_PTRACE):
+        if not privileged:
             causes.append("this process lacks CAP_SYS_PTRACE" + (
                 " although it runs as root (a container started without "
                 "--cap-add SYS_PTRACE, or a pod without SYS_PTRACE in "
