@@ -207,7 +207,8 @@ if PY2:
 for v in subs:
     add("subclass " + type(v).__name__, v)
 Point = collections.namedtuple("Point", "x y")
-add("namedtuple", Point(1, 2), "exact", tuple.__repr__(Point(1, 2)))
+add("namedtuple", Point(1, 2), "exact", Point(1, 2).__repr__() if not PY2
+    else tuple.__repr__(Point(1, 2)))
 add("dict overriding __repr__", Loud(z=1), "exact", dict.__repr__(Loud(z=1)))
 
 # -- cycles and depth
@@ -245,15 +246,74 @@ def function():
 
 for v in [object(), Foo(), function, iter([])]:
     add("generic", v, "exact", repr(v))
-add("module", sys, "exact", "<module 'sys'>")
-add("type", int)
+
+
+# -- what names things: classes, modules, methods, library types (issue 17)
+class Outer(object):
+    class Inner(object):
+        def method(self):
+            pass
+
+
+def outer():
+    def inner():
+        pass
+    return inner
+
+
+import json as json_module, types, zlib, select
+add("module", sys)
+add("module", os)
+add("module", json_module)
+add("module", types.ModuleType("made_here"))
+for v in [int, Foo, Outer.Inner, type(zlib.compressobj()), collections.OrderedDict]:
+    add("type", v)
+add("instance of a nested class", Outer.Inner())
+add("C type with a dotted name", zlib.compressobj())
+if hasattr(select, "epoll"):
+    add("C type with a dotted name", select.epoll())
+add("bound method", Outer.Inner().method)
+add("nested function", outer())
+add("defaultdict", collections.defaultdict(list, {u"a": [1]}))
+add("defaultdict", collections.defaultdict(None))
+if not PY2:
+    import enum
+    from fractions import Fraction
+
+    class Color(enum.Enum):
+        RED = 1
+        BLUE = u"b"
+
+    class Num(enum.IntEnum):
+        ONE = 1
+
+    class Perm(enum.IntFlag):
+        R = 4
+        W = 2
+
+    add("enum", Color.RED)
+    add("enum", Color.BLUE)
+    add("enum", Num.ONE)
+    add("enum", Perm.R)
+    add("enum in a list", [Color.RED, Num.ONE])
+    for v in [range(10), range(1, 10, 3), range(-5, 0), slice(1, 2), slice(None, 5, -1),
+              memoryview(b"abc")]:
+        add("range slice memoryview", v)
+    od = collections.OrderedDict([(u"a", 1), (u"b", 2), (u"c", [3])])
+    od.move_to_end(u"a")
+    for v in [od, collections.OrderedDict(), collections.Counter(u"abracadabra"),
+              collections.Counter(), collections.Counter({u"x": 1.5, u"y": 2}),
+              collections.deque([1, 2, 3]), collections.deque(range(200), maxlen=150),
+              collections.deque(), collections.deque([u"x"], maxlen=0)]:
+        add("collections", v)
+    add("deque in a dict", {u"q": collections.deque([1])})
 
 sys.stdout.write(json.dumps({"pid": os.getpid(), "values": REPORT}) + "\n")
 sys.stdout.flush()
 time.sleep(600)
 '''
 
-_CLOSERS = set("])}'\"")
+_CLOSERS = set("])}'\">")
 _MARKER = re.compile(r"<(negative )?(int|long) with (about )?(\d+) digits>")
 
 
@@ -395,3 +455,33 @@ def test_default_budget_reads_little(rendered):
         if r["label"] in ("huge list", "huge str"):
             reads, seconds = r["cost"]
             assert reads <= 40 and seconds < 0.5, (r["label"], r["cost"])
+
+
+@pytest.mark.skipif(not shutil.which("gcore"), reason="needs gdb's gcore")
+@pytest.mark.parametrize("interp", _params())
+def test_core_renders_what_the_target_printed(interp, tmp_path):
+    """The same zoo read back from a gcore core: every value as the target's repr."""
+    from integration.test_core import gcore
+    from pystack.engine import open_core
+
+    proc, report, host_dir = _start(interp)
+    try:
+        target = type("Zoo", (), {"pid": report["pid"], "host_dir": host_dir})()
+        core = gcore(interp, target, tmp_path)
+        root = interp.get("root") or "/"
+        with open_core(core, None, None, None if root == "/" else root) as dump:
+            mem = Memory(dump)
+            objs = Objects(mem, locate(dump, mem).layout)
+            bad = []
+            for label, address, expected, check, truncated in report["values"]:
+                if truncated or check != "exact":
+                    continue
+                got = render(objs, address, max_len=10 ** 6)
+                if not re.fullmatch(re.escape(expected), got, re.S):
+                    bad.append(f"{label}: got {got[:300]!r}\n    want {expected[:300]!r}")
+        os.unlink(core)
+        assert not bad, f"{interp['name']}: {len(bad)} differ\n" + "\n".join(bad)
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(host_dir, ignore_errors=True)

@@ -174,6 +174,7 @@ class ObjectLayout(_Record):
     ob_size: int = 16  # PyVarObject
     tp_name: Off = None
     tp_basicsize: Off = None
+    tp_itemsize: Off = None  # a negative tp_dictoffset counts from the items' end
     tp_dictoffset: Off = None
     tp_flags: Off = None
     ht_cached_keys: Off = None
@@ -228,6 +229,29 @@ class ObjectLayout(_Record):
     set_table: Off = None
     set_entry_size: Off = None  # sizeof(setentry)
     set_entry_key: Off = None
+    # classes, bound methods, ranges, slices, OrderedDict, defaultdict, deque
+    ht_qualname: Off = None  # PyHeapTypeObject.ht_qualname (3.3+)
+    ht_name: Off = None
+    func_module: Off = None  # PyFunctionObject.func_module (__module__)
+    method_func: Off = None  # PyMethodObject.im_func
+    method_self: Off = None
+    method_class: Off = None  # 2.7 only
+    range_start: Off = None
+    range_stop: Off = None
+    range_step: Off = None
+    slice_start: Off = None
+    slice_stop: Off = None
+    slice_step: Off = None
+    dict_object_size: Off = None  # sizeof(PyDictObject): where a C subclass's fields start
+    odict_first: Off = None  # PyODictObject.od_first: the OrderedDict's own order
+    odict_node_key: Off = None
+    odict_node_next: Off = None
+    deque_left_block: Off = None
+    deque_left_index: Off = None
+    deque_maxlen: Off = None
+    deque_size: Off = None
+    block_data: Off = None  # a deque block: data[BLOCKLEN] between its two links
+    block_right: Off = None
     set_entry_hash: Off = None
     values_capacity: Off = None  # 3.13+: the insertion order follows `capacity` slots
     unicode_py2_length: Off = None  # 2.7 PyUnicodeObject

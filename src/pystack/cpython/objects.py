@@ -243,6 +243,12 @@ class Objects:
             values = mem.ptr(obj - 32)
             return self._split_lookup(tp, values, name) if values else None
         offset = mem.i64(tp + o.tp_dictoffset)
+        if offset < 0 and o.tp_itemsize is not None and not o.long_tagged:
+            # a subclass of a variable-size type (int: an IntEnum member): the
+            # __dict__ pointer sits after the items, counted from their end
+            count = abs(mem.i64(obj + o.ob_size))
+            end = mem.i64(tp + o.tp_basicsize) + count * mem.i64(tp + o.tp_itemsize)
+            offset += (end + 7) & ~7
         if offset <= 0:
             return None
         dict_ = mem.ptr(obj + offset)

@@ -47,6 +47,7 @@ from ..errors import MemoryReadError
 from .layout import ObjectLayout
 from .memory import Memory
 from .objects import ObjectError, Objects
+from .reprs_named import NamedReprs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
@@ -260,9 +261,15 @@ _KINDS_3 = {
     "list": "list", "tuple": "tuple", "dict": "dict", "set": "set",
     "frozenset": "set", "module": "module", "type": "type", "ellipsis": "ellipsis",
     "NotImplementedType": "notimplemented", "function": "function",
+    "method": "method", "range": "range", "slice": "slice", "memoryview": "memoryview",
+    # types of C modules, by their dotted tp_name (heap types from 3.13 on)
+    "collections.OrderedDict": "odict", "collections.defaultdict": "defaultdict",
+    "collections.deque": "deque",
 }
-_KINDS_2 = dict(_KINDS_3, int="int2", long="long", str="bytes", unicode="unicode2")
-del _KINDS_2["bytes"]
+_KINDS_2 = dict(_KINDS_3, int="int2", long="long", str="bytes", unicode="unicode2",
+                instancemethod="method")
+for _name in ("bytes", "method", "range", "collections.OrderedDict"):
+    del _KINDS_2[_name]  # 2.7: str is bytes, xrange holds C longs, OrderedDict is Python
 
 #: Type facts per `Objects` (so per target), made by the first render.
 _CACHES: Optional[weakref.WeakKeyDictionary[Objects, dict[int, _TypeInfo]]] = None
@@ -278,8 +285,9 @@ def _type_caches() -> weakref.WeakKeyDictionary[Objects, dict[int, _TypeInfo]]:
 
 # -- the renderer ---------------------------------------------------------------------
 
-class _Renderer:
-    """One render: the output, the budgets and the containers being printed."""
+class _Renderer(NamedReprs):
+    """One render: the output, the budgets and the containers being printed (the
+    reprs that name things, classes, modules and library types, are NamedReprs')."""
 
     def __init__(self, objects: Objects, max_len: int, strict: bool = False) -> None:
         self.objects = objects
@@ -287,6 +295,7 @@ class _Renderer:
         self.layout = objects.layout
         self.o: ObjectLayout = objects.layout.objects
         self.py2 = objects.layout.is_python2
+        self.version = tuple(objects.layout.version)
         self.kinds = _KINDS_2 if self.py2 else _KINDS_3
         self.out = _Out(max_len, strict)
         self.work = min(MAX_WORK, WORK_PER_CHAR * max_len + 4096)
@@ -320,9 +329,14 @@ class _Renderer:
         try:
             if address & 7 or address >= 1 << 63:
                 raise ObjectError("misaligned object")
-            info = self.type_info(self.mem.ptr(address + self.o.ob_type))
+            tp = self.mem.ptr(address + self.o.ob_type)
+            info = self.type_info(tp)
             if info is _INVALID_TYPE:
                 raise ObjectError("no type")
+            # an IntEnum or StrEnum member is an int or str subclass: its repr is the
+            # member's, not the value's
+            if not info.exact and info.kind != "generic" and self._enum_member(address, tp):
+                return
             getattr(self, "r_" + info.kind)(address, info)
         except _BAD:
             out.rewind(mark)
@@ -372,6 +386,11 @@ class _Renderer:
                 break
             if not mem.u32(base + o.tp_flags) & heap_flag:
                 break
+            # a C module's heap type (3.13's collections.deque) is known by its
+            # dotted name; a class statement's name has no module in it
+            base_name = self._type_name(base)
+            if "." in base_name and base_name in self.kinds:
+                return _TypeInfo(self.kinds[base_name], name, base == tp)
             base = mem.ptr(base + o.tp_base)
             if not base or base & 7:
                 return _TypeInfo("generic", name, False)
@@ -451,30 +470,6 @@ class _Renderer:
     def r_notimplemented(self, address: int, info: _TypeInfo) -> None:
         self.out.write("NotImplemented")
 
-    def r_generic(self, address: int, info: _TypeInfo) -> None:
-        name = info.name
-        module = self._heap_type_module(address)
-        if module and module not in ("builtins", "__builtin__"):
-            name = f"{module}.{name}"
-        self.out.write(f"<{name} object at 0x{address:x}>")
-
-    def _heap_type_module(self, address: int) -> Optional[str]:
-        """`__module__` of a class defined in Python (object.__repr__ shows it)."""
-        if self.o.tp_dict is None:
-            return None
-        try:
-            tp = self.objects.type_of(address)
-            if not self._is_heap(tp):
-                return None
-            tp_dict = self.mem.ptr(tp + self.o.tp_dict)
-            module = self.objects.dict_get_str(tp_dict, "__module__") if tp_dict else None
-            if not module:
-                return None
-            text = self.objects.read_str(module, 200)
-        except _BAD:
-            return None
-        return text if text.isprintable() else None
-
     def r_function(self, address: int, info: _TypeInfo) -> None:
         field = self.o.func_qualname if self.o.func_qualname is not None else self.o.func_name
         try:
@@ -482,32 +477,13 @@ class _Renderer:
         except _BAD:
             name = None
         if not name or not name.isprintable():
-            self.r_generic(address, info)
+            NamedReprs.r_generic(self, address, info)
         else:
             self.out.write(f"<function {name} at 0x{address:x}>")
-
-    def r_type(self, address: int, info: _TypeInfo) -> None:
-        name = self._type_name(address)
-        word = "type" if self.py2 and not self._is_heap(address) else "class"
-        self.out.write(f"<{word} '{name}'>")
 
     def _is_heap(self, tp: int) -> bool:
         flag = self.layout.constants.tpflags_heaptype or 0
         return bool(self.o.tp_flags is not None and self.mem.u32(tp + self.o.tp_flags) & flag)
-
-    def r_module(self, address: int, info: _TypeInfo) -> None:
-        name = None
-        try:
-            md_dict = self.objects.module_dict(address)
-            key = self.objects.dict_get_str(md_dict, "__name__") if md_dict else None
-            if key:
-                name = self.objects.read_str(key, 200)
-        except _BAD:
-            name = None
-        if name is None or not name.isprintable():
-            self.r_generic(address, info)
-        else:
-            self.out.write(f"<module '{name}'>")
 
     def r_bool(self, address: int, info: _TypeInfo) -> None:
         value = self.int_ival(address) if self.py2 else self.long_value(address, 1)
@@ -722,6 +698,11 @@ class _Renderer:
         self.container(address, "[", "]", "[...]", self._sequence_items(items, size))
 
     def r_tuple(self, address: int, info: _TypeInfo) -> None:
+        if not info.exact:
+            fields = self.namedtuple_fields(self.objects.type_of(address))
+            if fields is not None:
+                self.r_namedtuple(address, fields)
+                return
         size = self.mem.i64(address + self.o.ob_size)
         if not 0 <= size <= MAX_SIZE:
             raise ObjectError("bad tuple size")
@@ -729,6 +710,11 @@ class _Renderer:
         self.container(address, "(", ")", "(...)", items, trailer=",")
 
     def r_dict(self, address: int, info: _TypeInfo) -> None:
+        if not info.exact and not self.py2:
+            counter = self.counter_class(self.objects.type_of(address))
+            if counter is not None:
+                self.r_counter(address, counter)
+                return
         used = self.mem.i64(address + self.o.dict_used)
         if not 0 <= used <= MAX_SIZE:
             raise ObjectError("bad dict size")

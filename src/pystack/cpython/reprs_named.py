@@ -1,0 +1,466 @@
+"""The reprs that name things: classes, modules, instances, bound methods, and the
+library types whose `repr()` memory alone gives (namedtuples, Enum members, ranges,
+slices, memoryviews, OrderedDict, defaultdict, deque, Counter).
+
+A mixin of `reprs._Renderer`: each `r_KIND` prints one kind of object through the
+renderer's budgeted output. They follow what the target's own `repr()` would print;
+where that runs code we cannot see (a class with its own `__repr__`), the caller keeps
+the generic form `<module.Class object at 0x...>`.
+"""
+from __future__ import annotations
+
+import struct
+
+from .objects import ObjectError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Iterator, Optional
+
+#: Classes of the `enum` module whose members print `<Class.NAME: value>`.
+_ENUM_BASES = frozenset({"Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum"})
+#: Loaders whose `module_repr` (before 3.12) names where a module came from.
+_LOADER_REPRS = {"BuiltinImporter": " (built-in)", "FrozenImporter": " (frozen)"}
+#: Metaclasses of Enum classes (3.11 renamed EnumMeta to EnumType).
+_ENUM_METAS = frozenset({"EnumMeta", "EnumType"})
+
+
+class NamedReprs:
+    """Mixin: needs `self.mem`, `self.o`, `self.objects`, `self.out`, `self.py2`,
+    `self.value()`, `self.container()`, `self.dict_items()` and `self._is_heap()`."""
+
+    # -- names of types -------------------------------------------------------------
+    def type_names(self, tp: int) -> tuple[Optional[str], str]:
+        """(module, qualified name) of a type, as `type.__module__`/`__qualname__`
+        give them: a class's from its `__module__` and `ht_qualname`; a type defined
+        in C from its `tp_name` (`zlib.Compress`: module `zlib`, name `Compress`;
+        `int`: module None, i.e. builtins)."""
+        name = self._type_name(tp)
+        if self._is_heap(tp):
+            qualname = self._heap_qualname(tp) or name
+            module = self._type_dict_str(tp, "__module__")
+            return module, qualname
+        module, dot, short = name.rpartition(".")
+        return (module if dot else None), short
+
+    def _heap_qualname(self, tp: int) -> Optional[str]:
+        field = self.o.ht_qualname if not self.py2 else None
+        if field is None:
+            return None
+        try:
+            text = self.objects.read_str(self.mem.ptr(tp + field), 300)
+        except (ObjectError, ValueError, UnicodeError):
+            return None
+        return text if text and text.isprintable() else None
+
+    def _type_dict_str(self, tp: int, key: str) -> Optional[str]:
+        if self.o.tp_dict is None:
+            return None
+        try:
+            tp_dict = self.mem.ptr(tp + self.o.tp_dict)
+            value = self.objects.dict_get_str(tp_dict, key) if tp_dict else None
+            text = self.objects.read_str(value, 300) if value else None
+        except Exception:  # noqa: BLE001 - a bad class dict: no name from it
+            return None
+        return text if text and text.isprintable() else None
+
+    def _type_dict_get(self, tp: int, key: str) -> Optional[int]:
+        if self.o.tp_dict is None:
+            return None
+        tp_dict = self.mem.ptr(tp + self.o.tp_dict)
+        return self.objects.dict_get_str(tp_dict, key) if tp_dict else None
+
+    def dotted(self, tp: int) -> str:
+        """`module.Qualname`, or the name alone for builtins."""
+        module, name = self.type_names(tp)
+        if module and module not in ("builtins", "__builtin__"):
+            return f"{module}.{name}"
+        return name
+
+    def heap_chain(self, tp: int) -> Iterator[int]:
+        """The type, then its bases through `tp_base`, while they are classes."""
+        for _ in range(64):
+            if not tp or tp & 7 or not self._is_heap(tp):
+                return
+            yield tp
+            tp = self.mem.ptr(tp + self.o.tp_base)
+
+    def defines(self, tp: int, key: str, stop_at: frozenset = frozenset()) -> bool:
+        """Whether a class in `tp`'s base chain (before one named in `stop_at`)
+        defines `key` itself: a `__repr__` of its own means code we cannot run."""
+        for klass in self.heap_chain(tp):
+            if self._type_name(klass) in stop_at:
+                return False
+            if self._type_dict_get(klass, key):
+                return True
+        return False
+
+    # -- classes, modules, instances, methods -----------------------------------------
+    def r_type(self, address: int, info) -> None:
+        if self.py2:
+            word = "class" if self._is_heap(address) else "type"
+            module = self._type_dict_str(address, "__module__") if self._is_heap(address) else None
+            name = self._type_name(address)
+            shown = f"{module}.{name}" if module and module != "__builtin__" else name
+            self.out.write(f"<{word} '{shown}'>")
+            return
+        self.out.write(f"<class '{self.dotted(address)}'>")
+
+    def r_generic(self, address: int, info) -> None:
+        tp = self.objects.type_of(address)
+        if self._enum_member(address, tp):
+            return
+        try:
+            shown = self.dotted(tp)
+        except Exception:  # noqa: BLE001 - a type we cannot name: the name we had
+            shown = info.name
+        self.out.write(f"<{shown} object at 0x{address:x}>")
+
+    def r_module(self, address: int, info) -> None:
+        """`<module 'os' from '/usr/lib/python3.12/os.py'>`, `<module 'sys' (built-in)>`,
+        `<module 'x' (frozen)>`: from the module's `__spec__` (its origin, and whether
+        that is a file), else its `__file__`, as importlib's module repr does."""
+        objs = self.objects
+        md_dict = objs.module_dict(address)
+        name = self._dict_text(md_dict, "__name__")
+        if name is None:
+            raise ObjectError("module without a name")
+        try:
+            suffix = self._module_whence(md_dict)
+        except (ObjectError, ValueError, MemoryError):
+            suffix = ""
+        self.out.write(f"<module '{name}'{suffix}>")
+
+    def _module_whence(self, md_dict: int) -> str:
+        """What follows the name, as importlib's module repr decides it: before 3.12
+        the loader's own `module_repr` (built-in and frozen modules), then the spec
+        (`from 'ORIGIN'` when it is a location, `(ORIGIN)` otherwise), then
+        `__file__`. A loader printed by its own repr is left out."""
+        objs = self.objects
+        if self.py2:
+            path = self._dict_text(md_dict, "__file__")
+            return f" from '{path}'" if path is not None else " (built-in)"
+        loader = objs.dict_get_str(md_dict, "__loader__")
+        if self.version < (3, 12) and loader and self._is_type(loader):
+            whence = _LOADER_REPRS.get(self._type_name(loader))
+            if whence:
+                return whence
+        spec = objs.dict_get_str(md_dict, "__spec__")
+        if spec and self.type_info(self.mem.ptr(spec + self.o.ob_type)).kind != "none":
+            origin = self._attribute_text(spec, "origin")
+            if origin is not None:
+                if self._attribute_bool(spec, "_set_fileattr"):
+                    return f" from '{origin}'"
+                return f" ({origin})"
+            return ""
+        path = self._dict_text(md_dict, "__file__")
+        return f" from '{path}'" if path is not None else ""
+
+    def _is_type(self, address: int) -> bool:
+        return self.type_info(self.mem.ptr(address + self.o.ob_type)).kind == "type"
+
+    def _dict_text(self, dict_address: int, key: str) -> Optional[str]:
+        if not dict_address:
+            return None
+        value = self.objects.dict_get_str(dict_address, key)
+        return self._text(value)
+
+    def _text(self, value: Optional[int]) -> Optional[str]:
+        if not value:
+            return None
+        try:
+            text = self.objects.read_str(value, 1000)
+        except (ObjectError, ValueError, UnicodeError):
+            return None  # None, or not a str
+        return text if text.isprintable() else None
+
+    def _attribute_text(self, obj: int, name: str) -> Optional[str]:
+        return self._text(self.objects.attribute(obj, name))
+
+    def _attribute_bool(self, obj: int, name: str) -> bool:
+        value = self.objects.attribute(obj, name)
+        return bool(value) and self.type_info(self.mem.ptr(value + self.o.ob_type)).kind == \
+            "bool" and self.long_value(value, 1) == 1
+
+    def r_method(self, address: int, info) -> None:
+        """`<bound method Class.name of <the instance>>` (2.7: `Class.name`; 3.x: the
+        function's `__qualname__`)."""
+        o = self.o
+        if o.method_func is None:
+            return self.r_generic(address, info)  # no method layout for this version
+        func = self.mem.ptr(address + o.method_func)
+        owner = self.mem.ptr(address + o.method_self)
+        name = self._function_name(func)
+        if name is None:
+            raise ObjectError("method of something else than a function")
+        if self.py2:
+            klass = self.mem.ptr(address + o.method_class) if o.method_class is not None else 0
+            cls_name = self._type_name(klass) if klass else "?"
+            short = self._text(self.mem.ptr(func + o.func_name)) or name
+            name = f"{cls_name}.{short}"
+            if not owner:
+                self.out.write(f"<unbound method {name}>")
+                return
+        self.out.open(f"<bound method {name} of ", ">")
+        self.value(owner)
+        self.out.close()
+
+    def _function_name(self, func: int) -> Optional[str]:
+        if not func or self.type_info(self.mem.ptr(func + self.o.ob_type)).kind != "function":
+            return None
+        field = self.o.func_qualname if self.o.func_qualname is not None else self.o.func_name
+        return self._text(self.mem.ptr(func + field))
+
+    # -- namedtuples and Enum members ---------------------------------------------------
+    def namedtuple_fields(self, tp: int) -> Optional[list[str]]:
+        """The `_fields` of a namedtuple class (none of its classes defining
+        `__repr__`), else None."""
+        if self.py2 or self.o.tp_dict is None:
+            return None
+        for klass in self.heap_chain(tp):
+            if self._type_dict_get(klass, "__repr__"):
+                repr_fn = self._type_dict_get(klass, "__repr__")
+                if not self._is_namedtuple_repr(repr_fn):
+                    return None
+            fields = self._type_dict_get(klass, "_fields")
+            if fields:
+                names = [self._text(item) for item in self.objects.tuple_items(fields, 256)]
+                if any(n is None for n in names):
+                    return None
+                return names  # type: ignore[return-value]
+        return None
+
+    def _is_namedtuple_repr(self, func: int) -> bool:
+        """collections.namedtuple's own `__repr__`: a function of `collections` (3.6
+        compiled a class template in a namespace named `namedtuple_NAME`)."""
+        module = self._function_module(func) or ""
+        return module == "collections" or module.startswith("namedtuple_")
+
+    def _function_module(self, func: int) -> Optional[str]:
+        """A function's `__module__` (None if it is no function)."""
+        try:
+            if not func or self.type_info(self.mem.ptr(func + self.o.ob_type)).kind != \
+                    "function" or self.o.func_module is None:
+                return None
+            return self._text(self.mem.ptr(func + self.o.func_module))
+        except (ObjectError, ValueError):
+            return None
+
+    def counter_class(self, tp: int) -> Optional[str]:
+        """The name a `collections.Counter` (or subclass) prints, when no class of
+        its chain but Counter itself defines `__repr__`; else None."""
+        for klass in self.heap_chain(tp):
+            if self._type_name(klass) == "Counter" and \
+                    self._type_dict_str(klass, "__module__") == "collections":
+                _, name = self.type_names(tp)
+                return name.rpartition(".")[2]
+            if self._type_dict_get(klass, "__repr__"):
+                return None
+        return None
+
+    def r_namedtuple(self, address: int, fields: list[str]) -> None:
+        o = self.o
+        size = self.mem.i64(address + o.ob_size)
+        if size != len(fields):
+            raise ObjectError("namedtuple of the wrong size")
+        _, name = self.type_names(self.objects.type_of(address))
+        self.out.open(f"{name.rpartition('.')[2]}(", ")")
+        for i, field in enumerate(fields):
+            if i:
+                self.out.sep(", ")
+            self.out.write(f"{field}=")
+            self.value(self.mem.ptr(address + o.tuple_items + 8 * i))
+        self.out.close()
+
+    def _enum_member(self, address: int, tp: int) -> bool:
+        """`<Color.RED: 1>` for a member of an Enum class (metaclass EnumMeta/EnumType)
+        whose classes define no `__repr__` of their own; False if it is none."""
+        if self.py2:
+            return False
+        try:
+            meta = self.mem.ptr(tp + self.o.ob_type)
+            if self._type_name(meta) not in _ENUM_METAS:
+                return False
+            if self.defines(tp, "__repr__", stop_at=_ENUM_BASES):
+                return False
+            name = self._attribute_text(address, "_name_")
+            value = self.objects.attribute(address, "_value_")
+        except (ObjectError, ValueError):
+            return False
+        if name is None or not value:
+            return False  # a Flag combination before 3.11 (its name is computed)
+        _, cls = self.type_names(tp)
+        self.out.open(f"<{cls}.{name}: ", ">")
+        self.value(value)
+        self.out.close()
+        return True
+
+    # -- ranges, slices, memoryviews ----------------------------------------------------
+    def r_range(self, address: int, info) -> None:
+        o = self.o
+        if o.range_stop is None:
+            return self.r_generic(address, info)  # no range layout for this version
+        start, stop, step = (self.mem.ptr(address + off)
+                             for off in (o.range_start, o.range_stop, o.range_step))
+        self.out.open("range(", ")")
+        self.value(start)
+        self.out.sep(", ")
+        self.value(stop)
+        if not self._is_int_one(step):
+            self.out.sep(", ")
+            self.value(step)
+        self.out.close()
+
+    def _is_int_one(self, address: int) -> bool:
+        return self.type_info(self.mem.ptr(address + self.o.ob_type)).kind == "long" and \
+            self.long_value(address, 2) == 1
+
+    def r_slice(self, address: int, info) -> None:
+        o = self.o
+        if o.slice_step is None:
+            return self.r_generic(address, info)  # no slice layout for this version
+        self.out.open("slice(", ")")
+        for i, off in enumerate((o.slice_start, o.slice_stop, o.slice_step)):
+            if i:
+                self.out.sep(", ")
+            self.value(self.mem.ptr(address + off))
+        self.out.close()
+
+    def r_memoryview(self, address: int, info) -> None:
+        self.out.write(f"<memory at 0x{address:x}>")
+
+    # -- collections ------------------------------------------------------------------
+    def r_odict(self, address: int, info) -> None:
+        """`OrderedDict({'a': 1})` (3.12+) / `OrderedDict([('a', 1)])`, in the
+        OrderedDict's own order (its linked list: move_to_end is not the dict's)."""
+        o = self.o
+        if o.odict_first is None:
+            return self.r_generic(address, info)  # no OrderedDict layout for this version
+        name = self._own_name(address, "OrderedDict")
+        used = self.mem.i64(address + o.dict_used)
+        if not used:
+            self.out.write(f"{name}()")
+            return
+        pairs = self._odict_pairs(address)
+        if self.version >= (3, 12):
+            self.out.open(f"{name}(", ")")
+            self.container(address, "{", "}", "{...}", pairs, pairs=True)
+            self.out.close()
+            return
+        self.out.open(f"{name}([", "])")
+        first = True
+        for key, value in pairs:
+            if not first:
+                self.out.sep(", ")
+            first = False
+            self.out.open("(", ")")
+            self.value(key)
+            self.out.sep(", ")
+            self.value(value)
+            self.out.close()
+        self.out.close()
+
+    def _odict_pairs(self, address: int) -> Iterator[tuple[int, int]]:
+        o = self.o
+        values = dict(self.dict_items(address))
+        node = self.mem.ptr(address + o.odict_first)
+        seen = 0
+        while node and seen <= len(values):
+            self.spend(1)
+            key = self.mem.ptr(node + o.odict_node_key)
+            if key not in values:
+                raise ObjectError("OrderedDict node without its key")
+            yield key, values[key]
+            node = self.mem.ptr(node + o.odict_node_next)
+            seen += 1
+
+    def r_defaultdict(self, address: int, info) -> None:
+        """`defaultdict(<class 'list'>, {'a': [1]})`."""
+        o = self.o
+        if o.dict_object_size is None:
+            return self.r_generic(address, info)  # no defaultdict layout for this version
+        factory = self.mem.ptr(address + o.dict_object_size)
+        name = self._own_name(address, "defaultdict")
+        self.out.open(f"{name}(", ")")
+        if factory:
+            self.value(factory)
+        else:
+            self.out.write("None")
+        self.out.sep(", ")
+        used = self.mem.i64(address + o.dict_used)
+        items = self.dict_items(address) if used else iter(())
+        self.container(address, "{", "}", "{...}", items, pairs=True)
+        self.out.close()
+
+    def r_deque(self, address: int, info) -> None:
+        """`deque([1, 2])`, `deque([1, 2], maxlen=5)`."""
+        o = self.o
+        if o.deque_left_block is None or o.block_right is None:
+            return self.r_generic(address, info)  # no deque layout for this version
+        size = self.mem.i64(address + o.deque_size)
+        if not 0 <= size <= 1 << 40:
+            raise ObjectError("bad deque size")
+        maxlen = self.mem.i64(address + o.deque_maxlen)
+        name = self._own_name(address, "deque")
+        if address in self.active:
+            self.out.write("[...]")
+            return
+        self.out.open(f"{name}(", ")")
+        self.container(address, "[", "]", "[...]", self._deque_items(address, size))
+        if maxlen >= 0:
+            self.out.write(f", maxlen={maxlen}")
+        self.out.close()
+
+    def _deque_items(self, address: int, size: int) -> Iterator[int]:
+        o = self.o
+        block = self.mem.ptr(address + o.deque_left_block)
+        index = self.mem.i64(address + o.deque_left_index)
+        length = (o.block_right - o.block_data) // 8
+        if not 0 <= index < length:
+            raise ObjectError("bad deque index")
+        for _ in range(size):
+            if index == length:
+                block = self.mem.ptr(block + o.block_right)
+                index = 0
+            if not block:
+                raise ObjectError("deque ends early")
+            self.spend(1)
+            yield self.mem.ptr(block + o.block_data + 8 * index)
+            index += 1
+
+    def _own_name(self, address: int, default: str) -> str:
+        """The name a collections type prints for itself: its class's (a subclass
+        prints its own name)."""
+        try:
+            _, name = self.type_names(self.objects.type_of(address))
+        except (ObjectError, ValueError):
+            return default
+        return name.rpartition(".")[2] or default
+
+    def counter_items(self, address: int) -> Optional[list[tuple[int, int]]]:
+        """A Counter's items as its repr lists them (most common first, ties in
+        insertion order), or None when a count is not an int (its repr falls back
+        to the dict's order, which the caller prints)."""
+        items = list(self.dict_items(address))
+        counts: list = []
+        for _key, value in items:
+            kind = self.type_info(self.mem.ptr(value + self.o.ob_type)).kind
+            if kind == "float":
+                counts.append(struct.unpack("<d", self.mem.read(value + self.o.float_fval, 8))[0])
+            elif kind in ("long", "bool"):
+                counts.append(self.long_value(value, 8))
+            else:
+                return None
+        order = sorted(range(len(items)), key=lambda i: -counts[i])
+        return [items[i] for i in order]
+
+    def r_counter(self, address: int, name: str) -> None:
+        used = self.mem.i64(address + self.o.dict_used)
+        if not used:
+            self.out.write(f"{name}()")
+            return
+        items = self.counter_items(address)
+        pairs = iter(items) if items is not None else self.dict_items(address)
+        self.out.open(f"{name}(", ")")
+        self.container(address, "{", "}", "{...}", pairs, pairs=True)
+        self.out.close()
