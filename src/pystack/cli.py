@@ -275,15 +275,28 @@ def _remote(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
 
 
 def _live_sources(pid: int):
-    from .render.text import SourceLines
+    """The target's files through its root (a container's), relative names through
+    its working directory, none that changed after it started."""
+    from .render.sources import SourceLines
+    from .target.procfs import start_time
     root = f"/proc/{pid}/root"
-    return SourceLines(lambda path: os.path.join(root, path.lstrip("/")))
+    return SourceLines(lambda path: os.path.join(root, path.lstrip("/")),
+                       cwd=f"/proc/{pid}/cwd", not_after=start_time(pid))
+
+
+def _written_at(path: str) -> Optional[float]:
+    """When a core was written (its mtime): a source file changed since then is
+    not the code the process ran."""
+    try:
+        return os.stat(path).st_mtime
+    except (OSError, ValueError):
+        return None
 
 
 def _core(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
     from .engine import StackMethod, dump_core, open_core
     from .render.core_header import core_facts, core_header, executable_line
-    from .render.text import SourceLines
+    from .render.sources import SourceLines
 
     method = StackMethod.ALL if args.exhaustive else StackMethod.AUTO
     with open_core(args.core, args.executable, args.lib_search_path,
@@ -305,7 +318,7 @@ def _core(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
         facts = core_facts(core, args.executable) if args.json else None
         if core.psinfo is not None:
             dump.ppid, dump.command = core.psinfo.ppid, core.psinfo.psargs
-        sources = SourceLines(core.host_path)
+        sources = SourceLines(core.host_path, not_after=_written_at(args.core))
         _print_dumps(args, [dump], lambda pid: sources, out, warnings, core=facts)
     return 0
 

@@ -6,14 +6,14 @@ process), never the host's: a process in a container must show its own files.
 from __future__ import annotations
 
 import os
-import stat
 
 from ..types import PyFrame, PyThread
+from .sources import SourceLines  # noqa: F401 - where scripts import it from
 from .stack import shown_stack
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
-    from typing import Callable, Iterator, Optional
+    from typing import Iterator, Optional
 
 RESET = "\033[0m"
 BOLD = "\033[1m"
@@ -23,51 +23,6 @@ YELLOW = "\033[33m"
 BLUE = "\033[34m"
 MAGENTA = "\033[35m"
 CYAN = "\033[36m"
-
-MAX_SOURCE_BYTES = 16 << 20
-
-
-class SourceLines:
-    """Reads source files under a root directory, once each."""
-
-    def __init__(self, opener: Callable[[str], str]) -> None:
-        self._host_path = opener
-        self._files: dict[str, Optional[list[bytes]]] = {}
-
-    def line(self, filename: str, lineno: int) -> Optional[str]:
-        lines = self._files.get(filename, False)
-        if lines is False:
-            lines = self._load(filename)
-            self._files[filename] = lines
-        if not lines or not 0 < lineno <= len(lines):
-            return None
-        return lines[lineno - 1].decode("utf-8", "replace").rstrip("\r\n")
-
-    def raw_line(self, filename: str, lineno: int) -> Optional[bytes]:
-        lines = self._files.get(filename)
-        if not lines or not 0 < lineno <= len(lines):
-            return None
-        return lines[lineno - 1].rstrip(b"\r\n")
-
-    def _load(self, filename: str) -> Optional[list[bytes]]:
-        """Only regular files, opened without blocking: a core may name a FIFO or a
-        device as a source file, and a name may hold characters no path can."""
-        if not filename.startswith("/"):
-            return None
-        try:
-            fd = os.open(self._host_path(filename), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except (OSError, ValueError):
-            return None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                data = f.read(MAX_SOURCE_BYTES)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        return data.splitlines()
 
 
 class TextRenderer:

@@ -181,6 +181,21 @@ def namespace_tids(pid: int) -> dict[int, int]:
     return found
 
 
+def start_time(pid: int) -> Optional[float]:
+    """When the process started, in seconds since the epoch (None if unknown):
+    field 22 of /proc/PID/stat counts clock ticks since boot; /proc/uptime says how
+    long ago boot was, to the hundredth of a second (/proc/stat's btime only to the
+    second, too coarse to tell a file written just after the start)."""
+    import time
+    try:
+        fields = _read_text(_proc_path(pid, "stat")).rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        uptime = float(_read_text(os.path.join(PROC, "uptime")).split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.time() - (uptime - started)
+
+
 def own_status() -> dict[str, str]:
     """Our own /proc/self/status (capabilities, seccomp mode); empty if unreadable."""
     try:
