@@ -179,6 +179,8 @@ FIELDS: dict[tuple[str, str], list[str]] = {
     ("objects", "ht_qualname"): ["PyHeapTypeObject.ht_qualname"],
     ("objects", "ht_name"): ["PyHeapTypeObject.ht_name"],
     ("objects", "func_module"): ["PyFunctionObject.func_module"],
+    ("objects", "member_descr_member"): ["PyMemberDescrObject.d_member"],
+    ("objects", "member_def_offset"): ["PyMemberDef.offset", "struct PyMemberDef.offset"],
     ("objects", "method_func"): ["PyMethodObject.im_func"],
     ("objects", "method_self"): ["PyMethodObject.im_self"],
     ("objects", "method_class"): ["PyMethodObject.im_class"],

@@ -266,6 +266,9 @@ add("module", sys)
 add("module", os)
 add("module", json_module)
 add("module", types.ModuleType("made_here"))
+for frozen in ("_frozen_importlib", "zipimport"):
+    if frozen in sys.modules:
+        add("module", sys.modules[frozen])
 for v in [int, Foo, Outer.Inner, type(zlib.compressobj()), collections.OrderedDict]:
     add("type", v)
 add("instance of a nested class", Outer.Inner())
@@ -307,6 +310,37 @@ if not PY2:
               collections.deque(), collections.deque([u"x"], maxlen=0)]:
         add("collections", v)
     add("deque in a dict", {u"q": collections.deque([1])})
+    import uuid
+    for v in [Fraction(1, 3), Fraction(-7, 2), Fraction(10 ** 30, 7),
+              uuid.UUID("12345678-1234-5678-1234-567812345678"), uuid.UUID(int=0)]:
+        add("slots", v)
+import datetime
+dates = [datetime.date(2024, 2, 29), datetime.datetime(2024, 1, 2, 3, 4),
+         datetime.datetime(2024, 1, 2, 3, 4, 5), datetime.datetime(1, 1, 1, 0, 0, 0, 7),
+         datetime.timedelta(0), datetime.timedelta(days=-1, seconds=5),
+         datetime.timedelta(microseconds=3), datetime.timedelta(days=9999)]
+if not PY2:
+    dates += [datetime.datetime(2024, 1, 2, 3, 4, tzinfo=datetime.timezone.utc),
+              datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone(
+                  datetime.timedelta(hours=2), u"CEST")),
+              datetime.datetime(2024, 11, 3, 1, 30, fold=1) if sys.version_info >= (3, 6)
+              else datetime.date(2024, 1, 1)]
+for v in dates:
+    add("datetime", v)
+if not PY2 and sys.version_info >= (3, 8):
+    import pathlib
+    for v in [pathlib.PurePosixPath("/a//b/./c/"), pathlib.PosixPath("rel", "x"),
+              pathlib.PurePosixPath(), pathlib.PurePosixPath("//net/share"),
+              pathlib.PosixPath("/tmp", "/etc", "it's")]:
+        add("pathlib", v)
+    printed = pathlib.PosixPath("/printed/once")
+    str(printed)  # caches _str
+    add("pathlib", printed)
+import decimal
+for text in [] if PY2 else [u"1.50", u"0", u"-0", u"1E+2", u"123456789012345678901234567890.5", u"1e-7",
+             u"0.000001", u"-Infinity", u"NaN", u"sNaN", u"NaN123", u"12.345E-100",
+             u"-0.00", u"1234567890123456789"]:
+    add("decimal", decimal.Decimal(text))
 
 sys.stdout.write(json.dumps({"pid": os.getpid(), "values": REPORT}) + "\n")
 sys.stdout.flush()

@@ -739,3 +739,33 @@ def test_corrupted_values_never_raise(version: tuple, value: Any, flips: list) -
         heap.arena[offset % heap.used] = byte
     out = heap.render(address)
     assert len(out) <= DEFAULT_MAX_LEN
+
+
+def test_decimal_text_is_str_of_decimal():
+    """decimal_text against the interpreter's own Decimal.__str__."""
+    import decimal
+    from pystack.cpython.reprs_named import decimal_text
+    for text in ["1.50", "0", "-0", "1E+2", "1e-7", "0.000001", "-0.00", "12.345E-100",
+                 "123456789012345678901234567890.5", "-Infinity", "NaN", "sNaN", "NaN123",
+                 "1.0E+6", "0E-8", "-12E3"]:
+        value = decimal.Decimal(text)
+        sign, digits, exp = value.as_tuple()
+        flags = int(sign)
+        if value.is_infinite():
+            flags |= 2
+        elif value.is_snan():
+            flags |= 8
+        elif value.is_nan():
+            flags |= 4
+        coefficient = int("".join(map(str, digits)) or "0")
+        exponent = exp if isinstance(exp, int) else 0
+        assert decimal_text(flags, exponent, coefficient) == str(value), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="/a.b", max_size=6), max_size=4))
+def test_posix_path_text_is_as_posix(parts):
+    """posix_path_text against this interpreter's own PurePosixPath."""
+    import pathlib
+    from pystack.cpython.reprs_named import posix_path_text
+    assert posix_path_text(parts) == pathlib.PurePosixPath(*parts).as_posix()

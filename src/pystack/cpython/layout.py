@@ -233,6 +233,8 @@ class ObjectLayout(_Record):
     ht_qualname: Off = None  # PyHeapTypeObject.ht_qualname (3.3+)
     ht_name: Off = None
     func_module: Off = None  # PyFunctionObject.func_module (__module__)
+    member_descr_member: Off = None  # a __slots__ entry's descriptor -> its PyMemberDef
+    member_def_offset: Off = None  # PyMemberDef.offset: where the slot is in the object
     method_func: Off = None  # PyMethodObject.im_func
     method_self: Off = None
     method_class: Off = None  # 2.7 only

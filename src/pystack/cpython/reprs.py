@@ -265,6 +265,9 @@ _KINDS_3 = {
     # types of C modules, by their dotted tp_name (heap types from 3.13 on)
     "collections.OrderedDict": "odict", "collections.defaultdict": "defaultdict",
     "collections.deque": "deque",
+    "datetime.datetime": "datetime", "datetime.date": "date",
+    "datetime.timedelta": "timedelta", "datetime.timezone": "timezone",
+    "decimal.Decimal": "decimal",
 }
 _KINDS_2 = dict(_KINDS_3, int="int2", long="long", str="bytes", unicode="unicode2",
                 instancemethod="method")

@@ -19,6 +19,25 @@ if TYPE_CHECKING:  # annotations only
 
 #: Classes of the `enum` module whose members print `<Class.NAME: value>`.
 _ENUM_BASES = frozenset({"Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum"})
+#: The datetime objects, as Include/datetime.h lays them out (the same from 2.7 to
+#: 3.15, `fold` from 3.6): a hash, then `hastzinfo` and the packed date and time
+#: bytes; a datetime's tzinfo pointer after them; a timedelta's three ints.
+_DELTA_DAYS = 24
+_DATE_HASTZINFO = 24
+_DATE_DATA = 25
+_DATETIME_TZINFO = 40
+#: datetime.timezone (Modules/_datetimemodule.c): PyObject_HEAD, offset, name.
+_TIMEZONE_OFFSET = 16
+_TIMEZONE_NAME = 24
+
+#: decimal.Decimal (Modules/_decimal: PyObject_HEAD, hash, then libmpdec's mpd_t:
+#: flags byte, exp, digits, len, alloc, data pointer), the same 3.3 to 3.15.
+_DEC_FLAGS = 24
+_DEC_EXP = 32
+_DEC_DATA = 64
+_DEC_RADIX = 10 ** 19
+_DEC_NEGATIVE, _DEC_INFINITE, _DEC_NAN, _DEC_SNAN = 1, 2, 4, 8
+
 #: Loaders whose `module_repr` (before 3.12) names where a module came from.
 _LOADER_REPRS = {"BuiltinImporter": " (built-in)", "FrozenImporter": " (frozen)"}
 #: Metaclasses of Enum classes (3.11 renamed EnumMeta to EnumType).
@@ -108,7 +127,7 @@ class NamedReprs:
 
     def r_generic(self, address: int, info) -> None:
         tp = self.objects.type_of(address)
-        if self._enum_member(address, tp):
+        if self._enum_member(address, tp) or self.library_instance(address, tp):
             return
         try:
             shown = self.dotted(tp)
@@ -247,16 +266,197 @@ class NamedReprs:
             return None
 
     def counter_class(self, tp: int) -> Optional[str]:
-        """The name a `collections.Counter` (or subclass) prints, when no class of
-        its chain but Counter itself defines `__repr__`; else None."""
+        """The name a `collections.Counter` (or subclass) prints (see library_class)."""
+        return self.library_class(tp, "collections", "Counter")
+
+    def library_class(self, tp: int, module: str, name: str) -> Optional[str]:
+        """The class name an instance of the library class `module.name` (or of a
+        subclass) prints, when no class of its chain before that one defines its
+        own `__repr__`; else None."""
         for klass in self.heap_chain(tp):
-            if self._type_name(klass) == "Counter" and \
-                    self._type_dict_str(klass, "__module__") == "collections":
-                _, name = self.type_names(tp)
-                return name.rpartition(".")[2]
+            if self._type_name(klass) == name and \
+                    self._type_dict_str(klass, "__module__") == module:
+                _, own = self.type_names(tp)
+                return own.rpartition(".")[2]
             if self._type_dict_get(klass, "__repr__"):
                 return None
         return None
+
+    def slot(self, obj: int, tp: int, name: str) -> Optional[int]:
+        """The object held in the `__slots__` entry `name` of `obj` (None when the
+        class has no such slot, or it is unset): the slot's member descriptor, in
+        the class dict, says where in the object it lives."""
+        o = self.o
+        if o.member_descr_member is None or o.member_def_offset is None:
+            return None
+        for klass in self.heap_chain(tp):
+            descr = self._type_dict_get(klass, name)
+            if not descr:
+                continue
+            if self._type_name(self.mem.ptr(descr + o.ob_type)) != "member_descriptor":
+                return None
+            member = self.mem.ptr(descr + o.member_descr_member)
+            offset = self.mem.i64(member + o.member_def_offset)
+            if not 0 < offset < 1 << 16:
+                return None
+            return self.mem.ptr(obj + offset) or None
+        return None
+
+    # -- library classes with __slots__: Fraction, UUID ---------------------------------
+    def library_instance(self, address: int, tp: int) -> bool:
+        """Print a Fraction or UUID as its repr would; False if it is neither."""
+        if self.py2:
+            return False
+        name = self.library_class(tp, "fractions", "Fraction")
+        if name is not None:
+            numerator = self.slot(address, tp, "_numerator")
+            denominator = self.slot(address, tp, "_denominator")
+            if not numerator or not denominator:
+                return False
+            self.out.open(f"{name}(", ")")
+            self.value(numerator)
+            self.out.sep(", ")
+            self.value(denominator)
+            self.out.close()
+            return True
+        if self._posix_path(address, tp):
+            return True
+        name = self.library_class(tp, "uuid", "UUID")
+        if name is not None:
+            # a slot from 3.8 on; before, an entry of the instance's __dict__
+            value = self.slot(address, tp, "int") or self.objects.attribute(address, "int")
+            if not value or self.type_info(self.mem.ptr(value + self.o.ob_type)).kind != "long":
+                return False
+            digits = "%032x" % self.long_value(value, 8)
+            if len(digits) != 32:
+                return False
+            text = "-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20],
+                             digits[20:]))
+            self.out.write(f"{name}('{text}')")
+            return True
+        return False
+
+    # -- pathlib ----------------------------------------------------------------------
+    def _posix_path(self, address: int, tp: int) -> bool:
+        """`PosixPath('/srv/app')`: a pathlib path of the POSIX flavour, whose text
+        is its `_str` slot once computed, else made from what the constructor kept
+        (`_raw_paths` from 3.12, `_drv`/`_root`/`_parts` before), as `as_posix()`
+        would make it."""
+        name = None
+        for module in ("pathlib", "pathlib._local"):
+            name = name or self.library_class(tp, module, "PurePath")
+        # tp_base leads PosixPath to Path, not to PurePosixPath: the flavour is
+        # the POSIX one unless a class of the chain says Windows
+        if name is None or any("Windows" in self._type_name(k) for k in self.heap_chain(tp)):
+            return False
+        text = self._text(self.slot(address, tp, "_str"))
+        if text is None:
+            raw = self.slot(address, tp, "_raw_paths")
+            parts = self.slot(address, tp, "_parts")
+            if raw:
+                strings = self._str_list(raw)
+                text = posix_path_text(strings) if strings is not None else None
+            elif parts:
+                strings = self._str_list(parts)
+                drv = self._text(self.slot(address, tp, "_drv")) or ""
+                root = self._text(self.slot(address, tp, "_root")) or ""
+                if strings is not None:
+                    body = "/".join(strings[1:] if drv or root else strings)
+                    text = (drv + root + body) or "."
+        if text is None:
+            return False
+        self.out.write(f"{name}({text!r})")
+        return True
+
+    def _str_list(self, address: int) -> Optional[list[str]]:
+        if self.type_info(self.mem.ptr(address + self.o.ob_type)).kind != "list":
+            return None
+        size = self.mem.i64(address + self.o.ob_size)
+        if not 0 <= size <= 256:
+            return None
+        items = self.mem.ptr(address + self.o.list_items) if size else 0
+        strings = [self._text(self.mem.ptr(items + 8 * i)) for i in range(size)]
+        return None if any(text is None for text in strings) else strings  # type: ignore
+
+    # -- decimal ----------------------------------------------------------------------
+    def r_decimal(self, address: int, info) -> None:
+        """`Decimal('1.50')`, `Decimal('1E+2')`, `Decimal('-Infinity')`: the C
+        module's number (libmpdec: flags, exponent, coefficient in base 10**19
+        words) in the scientific notation `str()` uses."""
+        flags, = struct.unpack_from("<B", self.mem.read(address + _DEC_FLAGS, 1))
+        exp, digits, length = struct.unpack("<qqq", self.mem.read(address + _DEC_EXP, 24))
+        if not 0 <= length <= 1 << 16 or not 0 <= digits <= 19 * length + 19:
+            raise ObjectError("bad Decimal")
+        self.spend(length)
+        words = self.mem.ptr(address + _DEC_DATA)
+        raw = self.mem.read(words, 8 * length) if length else b""
+        coefficient = 0
+        for word in reversed(struct.unpack(f"<{length}Q", raw)):
+            if word >= _DEC_RADIX:
+                raise ObjectError("bad Decimal word")
+            coefficient = coefficient * _DEC_RADIX + word
+        name = self._type_name(self.objects.type_of(address)).rpartition(".")[2]
+        self.out.write(f"{name}('{decimal_text(flags, exp, coefficient)}')")
+
+    # -- datetime ---------------------------------------------------------------------
+    def r_timedelta(self, address: int, info) -> None:
+        days, seconds, micros = struct.unpack("<iii", self.mem.read(address + _DELTA_DAYS, 12))
+        name = self._type_name(self.objects.type_of(address))
+        if self.version >= (3, 7):
+            parts = [f"days={days}"] if days else []
+            parts += [f"seconds={seconds}"] if seconds else []
+            parts += [f"microseconds={micros}"] if micros else []
+            self.out.write(f"{name}({', '.join(parts) or '0'})")
+            return
+        shown = (days, seconds, micros) if micros else (days, seconds) if seconds else (days,)
+        self.out.write(f"{name}({', '.join(map(str, shown))})")
+
+    def r_date(self, address: int, info) -> None:
+        data = self.mem.read(address + _DATE_DATA, 4)
+        year, month, day = data[0] << 8 | data[1], data[2], data[3]
+        name = self._type_name(self.objects.type_of(address))
+        self.out.write(f"{name}({year}, {month}, {day})")
+
+    def r_datetime(self, address: int, info) -> None:
+        head = self.mem.read(address + _DATE_HASTZINFO, 12)
+        has_tzinfo, data, fold = head[0], head[1:11], head[11]
+        year, month, day = data[0] << 8 | data[1], data[2], data[3]
+        hour, minute, second = data[4], data[5], data[6]
+        micros = data[7] << 16 | data[8] << 8 | data[9]
+        fields = [year, month, day, hour, minute]
+        if second or micros:
+            fields.append(second)
+        if micros:
+            fields.append(micros)
+        name = self._type_name(self.objects.type_of(address))
+        text = f"{name}({', '.join(map(str, fields))}"
+        if fold and self.version >= (3, 6):
+            text += ", fold=1"
+        tzinfo = self.mem.ptr(address + _DATETIME_TZINFO) if has_tzinfo else 0
+        if tzinfo and self.type_info(self.mem.ptr(tzinfo + self.o.ob_type)).kind != "none":
+            self.out.open(text + ", tzinfo=", ")")
+            self.value(tzinfo)
+            self.out.close()
+            return
+        self.out.write(text + ")")
+
+    def r_timezone(self, address: int, info) -> None:
+        """`datetime.timezone.utc`, `datetime.timezone(datetime.timedelta(...))`, with
+        the name when one was given. A zero offset without a name is the utc
+        singleton: the constructor returns it for that."""
+        offset = self.mem.ptr(address + _TIMEZONE_OFFSET)
+        tz_name = self.mem.ptr(address + _TIMEZONE_NAME)
+        days, seconds, micros = struct.unpack("<iii", self.mem.read(offset + _DELTA_DAYS, 12))
+        name = self._type_name(self.objects.type_of(address))
+        if not tz_name and not (days or seconds or micros):
+            self.out.write(f"{name}.utc")
+            return
+        self.out.open(f"{name}(", ")")
+        self.value(offset)
+        if tz_name:
+            self.out.sep(", ")
+            self.value(tz_name)
+        self.out.close()
 
     def r_namedtuple(self, address: int, fields: list[str]) -> None:
         o = self.o
@@ -464,3 +664,43 @@ class NamedReprs:
         self.out.open(f"{name}(", ")")
         self.container(address, "{", "}", "{...}", pairs, pairs=True)
         self.out.close()
+
+
+def decimal_text(flags: int, exp: int, coefficient: int) -> str:
+    """A decimal number as `str(Decimal)` writes it (the General Decimal Arithmetic
+    to-scientific-string rules, capital E)."""
+    sign = "-" if flags & _DEC_NEGATIVE else ""
+    if flags & _DEC_INFINITE:
+        return sign + "Infinity"
+    if flags & (_DEC_NAN | _DEC_SNAN):
+        word = "sNaN" if flags & _DEC_SNAN else "NaN"
+        return sign + word + (str(coefficient) if coefficient else "")
+    digits = str(coefficient)
+    left = exp + len(digits)  # digits before the decimal point, as written plainly
+    dot = left if exp <= 0 and left > -6 else 1
+    if dot <= 0:
+        integer, fraction = "0", "." + "0" * -dot + digits
+    elif dot >= len(digits):
+        integer, fraction = digits + "0" * (dot - len(digits)), ""
+    else:
+        integer, fraction = digits[:dot], "." + digits[dot:]
+    exponent = "" if left == dot else "E%+d" % (left - dot)
+    return sign + integer + fraction + exponent
+
+
+def posix_path_text(raw_paths: list[str]) -> str:
+    """What a POSIX pathlib path made of `raw_paths` prints (`as_posix()`): joined
+    as posixpath joins them, a leading `//` kept, empty and `.` parts dropped."""
+    path = ""
+    for piece in raw_paths:
+        if piece.startswith("/") or not path:
+            path = piece
+        elif path.endswith("/"):
+            path += piece
+        else:
+            path += "/" + piece
+    root = ""
+    if path.startswith("/"):
+        root = "//" if path.startswith("//") and not path.startswith("///") else "/"
+    parts = [p for p in path[len(root):].split("/") if p and p != "."]
+    return (root + "/".join(parts)) or "."
