@@ -336,8 +336,14 @@ if not PY2 and sys.version_info >= (3, 8):
     printed = pathlib.PosixPath("/printed/once")
     str(printed)  # caches _str
     add("pathlib", printed)
+od2 = collections.OrderedDict([(u"a", 1), (u"b", [2])])
+od2[u"c"] = 3
+del od2[u"a"]
+od2[u"a"] = 4
+add("OrderedDict", od2)
+add("OrderedDict", collections.OrderedDict())
 import decimal
-for text in [] if PY2 else [u"1.50", u"0", u"-0", u"1E+2", u"123456789012345678901234567890.5", u"1e-7",
+for text in [u"1.50", u"0", u"-0", u"1E+2", u"123456789012345678901234567890.5", u"1e-7",
              u"0.000001", u"-Infinity", u"NaN", u"sNaN", u"NaN123", u"12.345E-100",
              u"-0.00", u"1234567890123456789"]:
     add("decimal", decimal.Decimal(text))

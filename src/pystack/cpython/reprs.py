@@ -713,11 +713,18 @@ class _Renderer(NamedReprs):
         self.container(address, "(", ")", "(...)", items, trailer=",")
 
     def r_dict(self, address: int, info: _TypeInfo) -> None:
-        if not info.exact and not self.py2:
-            counter = self.counter_class(self.objects.type_of(address))
-            if counter is not None:
-                self.r_counter(address, counter)
-                return
+        if not info.exact:
+            tp = self.objects.type_of(address)
+            if self.py2:
+                odict = self.library_class(tp, "collections", "OrderedDict")
+                if odict is not None:
+                    self.python_odict(address, odict)
+                    return
+            else:
+                counter = self.counter_class(tp)
+                if counter is not None:
+                    self.r_counter(address, counter)
+                    return
         used = self.mem.i64(address + self.o.dict_used)
         if not 0 <= used <= MAX_SIZE:
             raise ObjectError("bad dict size")

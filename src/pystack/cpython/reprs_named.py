@@ -38,6 +38,10 @@ _DEC_DATA = 64
 _DEC_RADIX = 10 ** 19
 _DEC_NEGATIVE, _DEC_INFINITE, _DEC_NAN, _DEC_SNAN = 1, 2, 4, 8
 
+#: Library classes whose repr memory gives: (kind, module, class).
+_LIBRARY_CLASSES = (("fraction", "fractions", "Fraction"), ("uuid", "uuid", "UUID"),
+                    ("path", "pathlib", "PurePath"), ("path", "pathlib._local", "PurePath"))
+
 #: Loaders whose `module_repr` (before 3.12) names where a module came from.
 _LOADER_REPRS = {"BuiltinImporter": " (built-in)", "FrozenImporter": " (frozen)"}
 #: Metaclasses of Enum classes (3.11 renamed EnumMeta to EnumType).
@@ -303,12 +307,39 @@ class NamedReprs:
         return None
 
     # -- library classes with __slots__: Fraction, UUID ---------------------------------
-    def library_instance(self, address: int, tp: int) -> bool:
-        """Print a Fraction or UUID as its repr would; False if it is neither."""
+    def library_kind(self, tp: int) -> Optional[tuple[str, str]]:
+        """(kind, printed class name) when `tp` is one of the library classes whose
+        repr memory gives (Fraction, UUID, a POSIX pathlib path), else None; worked
+        out once per type (a list of a thousand instances asks a thousand times)."""
+        key = ("library", tp)
+        if key in self.types:
+            return self.types[key]  # type: ignore[return-value]
+        found = None
         if self.py2:
+            shown = self.library_class(tp, "decimal", "Decimal")
+            found = ("decimal2", shown) if shown is not None else None
+        else:
+            for kind, module, name in _LIBRARY_CLASSES:
+                shown = self.library_class(tp, module, name)
+                if shown is not None:
+                    found = (kind, shown)
+                    break
+            # tp_base leads PosixPath to Path, not to PurePosixPath: the flavour is the
+            # POSIX one unless a class of the chain says Windows
+            if found and found[0] == "path" and any(
+                    "Windows" in self._type_name(k) for k in self.heap_chain(tp)):
+                found = None
+        self.types[key] = found  # type: ignore[assignment]
+        return found
+
+    def library_instance(self, address: int, tp: int) -> bool:
+        """Print a Fraction, UUID or pathlib path as its repr would; False if it is
+        none of them (or its state is not what the library keeps)."""
+        found = self.library_kind(tp)
+        if found is None:
             return False
-        name = self.library_class(tp, "fractions", "Fraction")
-        if name is not None:
+        kind, name = found
+        if kind == "fraction":
             numerator = self.slot(address, tp, "_numerator")
             denominator = self.slot(address, tp, "_denominator")
             if not numerator or not denominator:
@@ -319,36 +350,82 @@ class NamedReprs:
             self.value(denominator)
             self.out.close()
             return True
-        if self._posix_path(address, tp):
-            return True
-        name = self.library_class(tp, "uuid", "UUID")
-        if name is not None:
-            # a slot from 3.8 on; before, an entry of the instance's __dict__
-            value = self.slot(address, tp, "int") or self.objects.attribute(address, "int")
-            if not value or self.type_info(self.mem.ptr(value + self.o.ob_type)).kind != "long":
+        if kind == "path":
+            return self._posix_path(address, tp, name)
+        if kind == "decimal2":
+            return self._python_decimal(address, tp, name)
+        # a UUID: a slot from 3.8 on; before, an entry of the instance's __dict__
+        value = self.slot(address, tp, "int") or self.objects.attribute(address, "int")
+        if not value or self.type_info(self.mem.ptr(value + self.o.ob_type)).kind != "long":
+            return False
+        digits = "%032x" % self.long_value(value, 8)
+        if len(digits) != 32:
+            return False
+        text = "-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20], digits[20:]))
+        self.out.write(f"{name}('{text}')")
+        return True
+
+    def _python_decimal(self, address: int, tp: int, name: str) -> bool:
+        """2.7's Decimal, written in Python: `_sign`, `_int` (the digits as a str) and
+        `_exp` (an int, or 'F', 'n', 'N' for Infinity, NaN, sNaN) in slots."""
+        sign = self.slot(address, tp, "_sign")
+        digits = self._text(self.slot(address, tp, "_int"))
+        exp = self.slot(address, tp, "_exp")
+        if not sign or digits is None or not exp or not (digits.isdigit() or digits == ""):
+            return False
+        flags = _DEC_NEGATIVE if self.int_ival(sign) else 0
+        special = self._text(exp) if self.type_info(
+            self.mem.ptr(exp + self.o.ob_type)).kind == "bytes" else None
+        exponent = 0
+        if special is not None:
+            flags |= {"F": _DEC_INFINITE, "n": _DEC_NAN, "N": _DEC_SNAN}.get(special, 0)
+            if flags & ~_DEC_NEGATIVE == 0:
                 return False
-            digits = "%032x" % self.long_value(value, 8)
-            if len(digits) != 32:
-                return False
-            text = "-".join((digits[:8], digits[8:12], digits[12:16], digits[16:20],
-                             digits[20:]))
-            self.out.write(f"{name}('{text}')")
-            return True
-        return False
+        else:
+            exponent = self.int_ival(exp)
+        self.out.write(f"{name}('{decimal_text(flags, exponent, int(digits or '0'))}')")
+        return True
+
+    def python_odict(self, address: int, name: str) -> None:
+        """2.7's OrderedDict, written in Python: its own order is a circular list of
+        [previous, next, key] links from `_OrderedDict__root`."""
+        values = dict(self.dict_items(address))
+        if not values:
+            self.out.write(f"{name}()")
+            return
+        root = self.objects.attribute(address, "_OrderedDict__root")
+        if not root:
+            raise ObjectError("OrderedDict without its root")
+        self.out.open(f"{name}([", "])")
+        link = self._link(root, 1)
+        for count in range(len(values) + 1):
+            if link == root:
+                break
+            key = self._link(link, 2)
+            if key not in values or count == len(values):
+                raise ObjectError("OrderedDict links without their keys")
+            if count:
+                self.out.sep(", ")
+            self.out.open("(", ")")
+            self.value(key)
+            self.out.sep(", ")
+            self.value(values[key])
+            self.out.close()
+            link = self._link(link, 1)
+        self.out.close()
+
+    def _link(self, link: int, index: int) -> int:
+        if self.type_info(self.mem.ptr(link + self.o.ob_type)).kind != "list" or \
+                self.mem.i64(link + self.o.ob_size) < 3:
+            raise ObjectError("not an OrderedDict link")
+        self.spend(1)
+        return self.mem.ptr(self.mem.ptr(link + self.o.list_items) + 8 * index)
 
     # -- pathlib ----------------------------------------------------------------------
-    def _posix_path(self, address: int, tp: int) -> bool:
-        """`PosixPath('/srv/app')`: a pathlib path of the POSIX flavour, whose text
-        is its `_str` slot once computed, else made from what the constructor kept
-        (`_raw_paths` from 3.12, `_drv`/`_root`/`_parts` before), as `as_posix()`
-        would make it."""
-        name = None
-        for module in ("pathlib", "pathlib._local"):
-            name = name or self.library_class(tp, module, "PurePath")
-        # tp_base leads PosixPath to Path, not to PurePosixPath: the flavour is
-        # the POSIX one unless a class of the chain says Windows
-        if name is None or any("Windows" in self._type_name(k) for k in self.heap_chain(tp)):
-            return False
+    def _posix_path(self, address: int, tp: int, name: str) -> bool:
+        """`PosixPath('/srv/app')`: its text is the `_str` slot once computed, else
+        made from what the constructor kept (`_raw_paths` from 3.12, `_drv`/`_root`/
+        `_parts` before), as `as_posix()` would make it."""
         text = self._text(self.slot(address, tp, "_str"))
         if text is None:
             raw = self.slot(address, tp, "_raw_paths")
