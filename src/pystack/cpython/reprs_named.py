@@ -1,6 +1,7 @@
 """The reprs that name things: classes, modules, instances, bound methods, and the
 library types whose `repr()` memory alone gives (namedtuples, Enum members, ranges,
-slices, memoryviews, OrderedDict, defaultdict, deque, Counter).
+slices, memoryviews, OrderedDict, defaultdict, deque, Counter, Fraction, UUID,
+Decimal, datetime, pathlib paths).
 
 A mixin of `reprs._Renderer`: each `r_KIND` prints one kind of object through the
 renderer's budgeted output. They follow what the target's own `repr()` would print;
@@ -11,11 +12,16 @@ from __future__ import annotations
 
 import struct
 
+from ..errors import MemoryReadError
 from .objects import ObjectError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
     from typing import Iterator, Optional
+
+#: What reading an object that is not what it seems raises.
+_UNREADABLE = (MemoryReadError, ObjectError, ValueError, OverflowError, struct.error,
+               UnicodeError, IndexError, KeyError)
 
 #: Classes of the `enum` module whose members print `<Class.NAME: value>`.
 _ENUM_BASES = frozenset({"Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum"})
@@ -131,8 +137,12 @@ class NamedReprs:
 
     def r_generic(self, address: int, info) -> None:
         tp = self.objects.type_of(address)
-        if self._enum_member(address, tp) or self.library_instance(address, tp):
-            return
+        mark = self.out.mark()
+        try:
+            if self._enum_member(address, tp) or self.library_instance(address, tp):
+                return
+        except _UNREADABLE:  # not what its class says it is: the generic form
+            self.out.rewind(mark)
         try:
             shown = self.dotted(tp)
         except Exception:  # noqa: BLE001 - a type we cannot name: the name we had
@@ -141,43 +151,46 @@ class NamedReprs:
 
     def r_module(self, address: int, info) -> None:
         """`<module 'os' from '/usr/lib/python3.12/os.py'>`, `<module 'sys' (built-in)>`,
-        `<module 'x' (frozen)>`: from the module's `__spec__` (its origin, and whether
-        that is a file), else its `__file__`, as importlib's module repr does."""
-        objs = self.objects
-        md_dict = objs.module_dict(address)
+        `<module 'x' (frozen)>`, as importlib's module repr decides: up to 3.10 the
+        loader's own `module_repr` first (built-in and frozen modules, by the
+        module's `__name__`); then the spec (by the spec's name: `from 'ORIGIN'` when
+        the origin is a location, `(ORIGIN)` otherwise); then `__file__`."""
+        md_dict = self.objects.module_dict(address)
         name = self._dict_text(md_dict, "__name__")
         if name is None:
             raise ObjectError("module without a name")
         try:
-            suffix = self._module_whence(md_dict)
-        except (ObjectError, ValueError, MemoryError):
+            name, suffix = self._module_whence(md_dict, name)
+        except _UNREADABLE:
             suffix = ""
         self.out.write(f"<module '{name}'{suffix}>")
 
-    def _module_whence(self, md_dict: int) -> str:
-        """What follows the name, as importlib's module repr decides it: before 3.12
-        the loader's own `module_repr` (built-in and frozen modules), then the spec
-        (`from 'ORIGIN'` when it is a location, `(ORIGIN)` otherwise), then
-        `__file__`. A loader printed by its own repr is left out."""
+    def _module_whence(self, md_dict: int, name: str) -> tuple[str, str]:
+        """(the name shown, what follows it)."""
         objs = self.objects
         if self.py2:
             path = self._dict_text(md_dict, "__file__")
-            return f" from '{path}'" if path is not None else " (built-in)"
+            return name, f" from '{path}'" if path is not None else " (built-in)"
         loader = objs.dict_get_str(md_dict, "__loader__")
+        if self.version < (3, 11) and loader and self._is_type(loader):
+            whence = _LOADER_REPRS.get(self._type_name(loader))
+            if whence:
+                return name, whence
+        spec = objs.dict_get_str(md_dict, "__spec__")
+        if spec and self.type_info(self.mem.ptr(spec + self.o.ob_type)).kind != "none":
+            name = self._attribute_text(spec, "name") or "?"
+            origin = self._attribute_text(spec, "origin")
+            if origin is None:
+                return name, ""  # (a namespace package's loader is not shown)
+            if self._attribute_bool(spec, "_set_fileattr"):
+                return name, f" from '{origin}'"
+            return name, f" ({origin})"
         if self.version < (3, 12) and loader and self._is_type(loader):
             whence = _LOADER_REPRS.get(self._type_name(loader))
             if whence:
-                return whence
-        spec = objs.dict_get_str(md_dict, "__spec__")
-        if spec and self.type_info(self.mem.ptr(spec + self.o.ob_type)).kind != "none":
-            origin = self._attribute_text(spec, "origin")
-            if origin is not None:
-                if self._attribute_bool(spec, "_set_fileattr"):
-                    return f" from '{origin}'"
-                return f" ({origin})"
-            return ""
+                return name, whence
         path = self._dict_text(md_dict, "__file__")
-        return f" from '{path}'" if path is not None else ""
+        return name, f" from '{path}'" if path is not None else ""
 
     def _is_type(self, address: int) -> bool:
         return self.type_info(self.mem.ptr(address + self.o.ob_type)).kind == "type"
