@@ -299,6 +299,12 @@ if not PY2:
     add("enum", Num.ONE)
     add("enum", Perm.R)
     add("enum in a list", [Color.RED, Num.ONE])
+
+    class Holder(object):
+        class Inner(enum.Enum):
+            X = (1, u"x")
+
+    add("nested enum", Holder.Inner.X)
     for v in [range(10), range(1, 10, 3), range(-5, 0), slice(1, 2), slice(None, 5, -1),
               memoryview(b"abc")]:
         add("range slice memoryview", v)

@@ -579,7 +579,8 @@ class NamedReprs:
             return False
         if name is None or not value:
             return False  # a Flag combination before 3.11 (its name is computed)
-        _, cls = self.type_names(tp)
+        _, qualname = self.type_names(tp)
+        cls = qualname.rpartition(".")[2]  # the class's __name__, as Enum's repr uses
         self.out.open(f"<{cls}.{name}: ", ">")
         self.value(value)
         self.out.close()
