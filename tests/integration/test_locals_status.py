@@ -69,21 +69,34 @@ def test_locals_and_gil_live_and_core(interpreter, tmp_path):
                              str(report["pid"]))
         assert result.returncode == 0, result.stderr
         check_locals(result.stdout, report)
+        # 2.7's eval loop lets go of the GIL every 100 instructions even when no other
+        # thread waits (with no current thread state in between): a stop that lands
+        # there rightly finds no holder. Another dump finds the spinner holding it.
+        for _ in range(4):
+            if parse(result.stdout)[report["tids"]["spinner"]]["status"] or \
+                    interpreter["version"] >= "3":
+                break
+            result = run_pystack("remote", str(report["pid"]))
         check_status(result.stdout, report)
         default = run_pystack("remote", "--locals", str(report["pid"]))
         _, short = frame_variables(default.stdout, "zoo")
         assert all(len(v) <= 90 for v in short.values()), short
         assert short["words"] == report["locals"]["words"]
 
-        prefix = str(tmp_path / "core")
-        subprocess.run(["gcore", "-o", prefix, str(report["pid"])], check=True,
-                       capture_output=True, timeout=120)
-        args = ["core", f"{prefix}.{report['pid']}", "--locals", "--locals-max-length",
-                "100000"]
-        if interpreter["root"] not in ("/", ""):
-            args += ["--lib-search-root", interpreter["root"]]
-        from_core = run_pystack(*args)
-        assert from_core.returncode == 0, from_core.stderr
+        for attempt in range(4):  # 2.7: see above, a core can land in the switch too
+            prefix = str(tmp_path / f"core{attempt}")
+            subprocess.run(["gcore", "-o", prefix, str(report["pid"])], check=True,
+                           capture_output=True, timeout=120)
+            args = ["core", f"{prefix}.{report['pid']}", "--locals", "--locals-max-length",
+                    "100000"]
+            if interpreter["root"] not in ("/", ""):
+                args += ["--lib-search-root", interpreter["root"]]
+            from_core = run_pystack(*args)
+            assert from_core.returncode == 0, from_core.stderr
+            os.unlink(f"{prefix}.{report['pid']}")
+            if parse(from_core.stdout)[report["tids"]["spinner"]]["status"] or \
+                    interpreter["version"] >= "3":
+                break
         if interpreter["root"] in ("/", ""):  # host gdb: see test_core.gcore
             check_locals(from_core.stdout, report)
             check_status(from_core.stdout, report)
