@@ -399,11 +399,12 @@ def _dump_of(target: Target, *, cache: bool, locals: bool = False,
     if exact_version and (len(version) < 3 or version[2] is None):
         # the names libpythonX.Y say no more
         version = reader.sys_version() or version
+    theirs_of = target.namespace_tids()  # empty unless the target is in a container
     if interpreter.layout.thread.native_thread_id is None:
-        _assign_os_tids(target, mem, threads)
+        _assign_os_tids(target, mem, threads, theirs_of)
     else:
-        _tids_as_seen_here(target, threads)
-    _note_namespace_tids(target, threads)
+        _tids_as_seen_here(target, threads, theirs_of)
+    _note_namespace_tids(threads, theirs_of)
     for thread in threads:
         if thread.name is None:
             thread.name = target.thread_name(thread.tid)
@@ -414,7 +415,8 @@ def _dump_of(target: Target, *, cache: bool, locals: bool = False,
                        threads=threads)
 
 
-def _tids_as_seen_here(target: Target, threads: List[PyThread]) -> None:
+def _tids_as_seen_here(target: Target, threads: List[PyThread],
+                       theirs_of: dict) -> None:
     """3.11+ records each thread's tid as the thread saw it: in a container (its own
     PID namespace) that is not the tid /proc, ps and ptrace use here. Translate them
     through the target's NSpid lines (live) or, where those cannot tell (a core gcore
@@ -425,7 +427,7 @@ def _tids_as_seen_here(target: Target, threads: List[PyThread]) -> None:
     strangers = [t for t in threads if t.tid and t.tid not in known]
     if not strangers:
         return
-    ours_of = {theirs: ours for ours, theirs in target.namespace_tids().items()}
+    ours_of = {theirs: ours for ours, theirs in theirs_of.items()}
     by_pointer: Optional[dict] = None
     for thread in strangers:
         ours = ours_of.get(thread.tid)
@@ -440,9 +442,9 @@ def _tids_as_seen_here(target: Target, threads: List[PyThread]) -> None:
         thread.tid_in_namespace, thread.tid = thread.tid, ours
 
 
-def _note_namespace_tids(target: Target, threads: List[PyThread]) -> None:
-    """Each thread's own tid (in its container) where it differs from ours."""
-    theirs_of = target.namespace_tids()
+def _note_namespace_tids(threads: List[PyThread], theirs_of: dict) -> None:
+    """Each thread's own tid (in its container) where it differs from ours;
+    `theirs_of` maps ours to theirs (`Target.namespace_tids`)."""
     if not theirs_of:
         return
     for thread in threads:
@@ -451,7 +453,8 @@ def _note_namespace_tids(target: Target, threads: List[PyThread]) -> None:
             thread.tid_in_namespace = theirs
 
 
-def _assign_os_tids(target: Target, mem: Memory, threads: Iterable[PyThread]) -> None:
+def _assign_os_tids(target: Target, mem: Memory, threads: Iterable[PyThread],
+                    theirs_of: dict) -> None:
     """Before 3.11 thread states know only pthread_t; find the kernel tid of each.
 
     Preferred: the thread pointer register (fs_base on x86-64) of every task, which
@@ -474,7 +477,7 @@ def _assign_os_tids(target: Target, mem: Memory, threads: Iterable[PyThread]) ->
                 continue
     # glibc stores the tid the thread has in its own PID namespace: ours, or in a
     # container seen from outside, the container's (then translated to ours)
-    ours_of = {theirs: ours for ours, theirs in target.namespace_tids().items()}
+    ours_of = {theirs: ours for ours, theirs in theirs_of.items()}
     for wanted, translate in ((set(target.thread_ids()), {}), (set(ours_of), ours_of)):
         offset = _tid_offset(blobs, wanted)
         if offset is not None:

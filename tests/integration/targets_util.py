@@ -39,18 +39,7 @@ class Target:
         self.host_dir = host_dir
 
     def wait_for_core(self, timeout: float = 30) -> str:
-        """Wait for the target to die and the kernel to finish writing its core."""
-        self.proc.wait(timeout)
-        path = os.path.join(self.host_dir, "core")
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if os.path.exists(path):
-                size = os.path.getsize(path)
-                time.sleep(0.2)
-                if os.path.getsize(path) == size:
-                    return path
-            time.sleep(0.05)
-        raise AssertionError(f"no core in {self.host_dir}")
+        return wait_for_core(self.proc, self.host_dir, timeout)
 
     def read_line(self, timeout: float) -> str:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -64,14 +53,34 @@ class Target:
         return self.read_line(timeout).strip() == "alive"
 
     def task_states(self) -> dict[int, str]:
-        states = {}
-        for tid in os.listdir(f"/proc/{self.pid}/task"):
-            try:
-                with open(f"/proc/{self.pid}/task/{tid}/stat") as f:
-                    states[int(tid)] = f.read().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                pass
-        return states
+        return task_states(self.pid)
+
+
+def wait_for_core(proc: subprocess.Popen, folder: str, timeout: float = 30) -> str:
+    """Wait for `proc` to die and the kernel to finish writing the core in `folder`."""
+    proc.wait(timeout)
+    path = os.path.join(folder, "core")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path):
+            size = os.path.getsize(path)
+            time.sleep(0.2)
+            if os.path.getsize(path) == size:
+                return path
+        time.sleep(0.05)
+    raise AssertionError(f"no core in {folder}")
+
+
+def task_states(pid: int) -> dict[int, str]:
+    """tid -> the state letter /proc shows for each task of `pid` (`t`: stopped)."""
+    states = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                states[int(tid)] = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            pass
+    return states
 
 
 # select, nanosleep, clock_nanosleep, pselect6, ppoll, poll: what time.sleep waits in

@@ -27,7 +27,8 @@ import pytest
 
 from conftest import INTERPRETERS, SRC, interpreter_params, run_pystack
 from integration.parse_output import parse
-from integration.targets_util import _stage_scripts, wait_until_sleeping
+from integration.targets_util import (_stage_scripts, task_states, wait_for_core,
+                                      wait_until_sleeping)
 from integration.test_core import core_args, gcore, kernel_cores_possible
 
 pytestmark = pytest.mark.skipif(not shutil.which("unshare") or os.geteuid() != 0,
@@ -156,14 +157,6 @@ def check_own_view(output: str, target: Contained) -> None:
             [(f["name"], f["line"]) for f in reported[tid]["frames"]], tid
 
 
-def _states(pid: int) -> dict[int, str]:
-    states = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/stat") as f:
-            states[int(tid)] = f.read().rsplit(")", 1)[1].split()[0]
-    return states
-
-
 @pytest.mark.parametrize("interpreter", interpreter_params())
 def test_dumped_from_outside(interpreter):
     target = Contained(interpreter)
@@ -186,7 +179,7 @@ def test_dumped_from_outside(interpreter):
         check_outside(native.stdout, target)
         assert "native frames not shown" not in native.stdout, native.stdout
         assert native.stdout.count("(C) File") > 3 * len(target.own_tids), native.stdout
-        assert all(state != "t" for state in _states(target.pid).values())
+        assert all(state != "t" for state in task_states(target.pid).values())
     finally:
         target.close()
 
@@ -234,21 +227,12 @@ def test_kernel_core_of_a_contained_target(interpreter):
     try:
         target.proc.stdin.write("crash\n")
         target.proc.stdin.flush()
-        path = os.path.join(target.host_dir, "core")
-        deadline = time.time() + 30
-        while time.time() < deadline and not (os.path.exists(path) and _settled(path)):
-            time.sleep(0.1)
+        path = wait_for_core(target.proc, target.host_dir)  # unshare dies with it
         result = run_pystack(*core_args(interpreter, path))
         assert result.returncode == 0, result.stderr
         check_own_view(result.stdout, target)
     finally:
         target.close()
-
-
-def _settled(path: str) -> bool:
-    size = os.path.getsize(path)
-    time.sleep(0.2)
-    return os.path.getsize(path) == size
 
 
 def _host_rooted():

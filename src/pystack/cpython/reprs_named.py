@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # annotations only
 _UNREADABLE = (MemoryReadError, ObjectError, ValueError, OverflowError, struct.error,
                UnicodeError, IndexError, KeyError)
 
-#: Classes of the `enum` module whose members print `<Class.NAME: value>`.
+#: Classes of the `enum` module whose `__repr__` prints `<Class.NAME: value>`.
 _ENUM_BASES = frozenset({"Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum"})
 #: The datetime objects, as Include/datetime.h lays them out (the same from 2.7 to
 #: 3.15, `fold` from 3.6): a hash, then `hastzinfo` and the packed date and time
@@ -114,15 +114,14 @@ class NamedReprs:
             yield tp
             tp = self.mem.ptr(tp + self.o.tp_base)
 
-    def defines(self, tp: int, key: str, stop_at: frozenset = frozenset()) -> bool:
-        """Whether a class in `tp`'s base chain (before one named in `stop_at`)
-        defines `key` itself: a `__repr__` of its own means code we cannot run."""
+    def repr_owner(self, tp: int) -> Optional[int]:
+        """The first class of `tp`'s base chain that defines `__repr__` itself (None
+        when none does): whose repr an instance prints. When that is not a class
+        whose repr we know (a library one), it is code we cannot run."""
         for klass in self.heap_chain(tp):
-            if self._type_name(klass) in stop_at:
-                return False
-            if self._type_dict_get(klass, key):
-                return True
-        return False
+            if self._type_dict_get(klass, "__repr__"):
+                return klass
+        return None
 
     # -- classes, modules, instances, methods -----------------------------------------
     def r_type(self, address: int, info) -> None:
@@ -249,22 +248,18 @@ class NamedReprs:
 
     # -- namedtuples and Enum members ---------------------------------------------------
     def namedtuple_fields(self, tp: int) -> Optional[list[str]]:
-        """The `_fields` of a namedtuple class (none of its classes defining
-        `__repr__`), else None."""
+        """The `_fields` of a namedtuple class whose repr is namedtuple's own (no
+        subclass defines another), else None."""
         if self.py2 or self.o.tp_dict is None:
             return None
-        for klass in self.heap_chain(tp):
-            if self._type_dict_get(klass, "__repr__"):
-                repr_fn = self._type_dict_get(klass, "__repr__")
-                if not self._is_namedtuple_repr(repr_fn):
-                    return None
-            fields = self._type_dict_get(klass, "_fields")
-            if fields:
-                names = [self._text(item) for item in self.objects.tuple_items(fields, 256)]
-                if any(n is None for n in names):
-                    return None
-                return names  # type: ignore[return-value]
-        return None
+        owner = self.repr_owner(tp)
+        if owner is None or not self._is_namedtuple_repr(self._type_dict_get(owner, "__repr__")):
+            return None
+        fields = self._type_dict_get(owner, "_fields")
+        if not fields:
+            return None
+        names = [self._text(item) for item in self.objects.tuple_items(fields, 256)]
+        return None if any(n is None for n in names) else names  # type: ignore[return-value]
 
     def _is_namedtuple_repr(self, func: int) -> bool:
         """collections.namedtuple's own `__repr__`: a function of `collections` (3.6
@@ -288,16 +283,13 @@ class NamedReprs:
 
     def library_class(self, tp: int, module: str, name: str) -> Optional[str]:
         """The class name an instance of the library class `module.name` (or of a
-        subclass) prints, when no class of its chain before that one defines its
-        own `__repr__`; else None."""
-        for klass in self.heap_chain(tp):
-            if self._type_name(klass) == name and \
-                    self._type_dict_str(klass, "__module__") == module:
-                _, own = self.type_names(tp)
-                return own.rpartition(".")[2]
-            if self._type_dict_get(klass, "__repr__"):
-                return None
-        return None
+        subclass) prints, when that class's `__repr__` is the one it uses; else None."""
+        owner = self.repr_owner(tp)
+        if owner is None or self._type_name(owner) != name or \
+                self._type_dict_str(owner, "__module__") != module:
+            return None
+        _, own = self.type_names(tp)
+        return own.rpartition(".")[2]
 
     def slot(self, obj: int, tp: int, name: str) -> Optional[int]:
         """The object held in the `__slots__` entry `name` of `obj` (None when the
@@ -571,8 +563,9 @@ class NamedReprs:
             meta = self.mem.ptr(tp + self.o.ob_type)
             if self._type_name(meta) not in _ENUM_METAS:
                 return False
-            if self.defines(tp, "__repr__", stop_at=_ENUM_BASES):
-                return False
+            owner = self.repr_owner(tp)
+            if owner is not None and self._type_name(owner) not in _ENUM_BASES:
+                return False  # a __repr__ of the class's own
             name = self._attribute_text(address, "_name_")
             value = self.objects.attribute(address, "_value_")
         except (ObjectError, ValueError):

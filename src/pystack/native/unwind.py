@@ -79,19 +79,6 @@ def _sysroots(paths: Iterable[Optional[str]]) -> List[str]:
     return list(dict.fromkeys(roots))
 
 
-def _map_file_at(pid: int, start: int) -> Optional[str]:
-    """/proc/PID/map_files entry of the mapping that starts at `start`, if any."""
-    from ..target import procfs
-    folder = procfs.map_files_folder(pid)
-    prefix = f"{start:x}-"
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return None
-    found = next((n for n in names if n.startswith(prefix)), None)
-    return os.path.join(folder, found) if found else None
-
-
 def _under(root: Optional[str], path: str) -> Optional[str]:
     if not root or root == "/" or not path.startswith("/"):
         return None
@@ -428,7 +415,8 @@ class NativeUnwinder:
         if name.endswith(_DELETED):
             # deleted or replaced since it was mapped: the file as mapped, if the
             # process's map_files shows it (libdw would read only what is in memory)
-            mapped = self._pid is not None and _map_file_at(self._pid, base)
+            from ..target.procfs import map_file_at
+            mapped = self._pid is not None and map_file_at(self._pid, base)
             return [mapped] if mapped else []
         if not name.startswith("/"):
             return []  # [vdso], [heap]...: libdw reads memory

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from ..colors import RESET, painted
 from ..types import PyFrame, PyThread
 from .sources import SourceLines  # noqa: F401 - where scripts import it from
 from .stack import shown_stack
@@ -15,7 +16,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
     from typing import Iterator, Optional
 
-RESET = "\033[0m"
 BOLD = "\033[1m"
 RED = "\033[31m"
 GREEN = "\033[32m"
@@ -35,12 +35,7 @@ class TextRenderer:
         self.native = native
 
     def _c(self, code: str, text: str) -> str:
-        if not self.color:
-            return text
-        if "\n" in text:  # never reset after a line break (see colors.painted)
-            return "\n".join(f"{code}{line}{RESET}" if line else line
-                              for line in text.split("\n"))
-        return f"{code}{text}{RESET}"
+        return painted(code, text) if self.color else text
 
     def thread(self, thread: PyThread) -> Iterator[str]:
         body = self.body(thread)

@@ -596,9 +596,9 @@ class LiveProcess(Target):
         process maps it, through /proc/PID/map_files; any other file as the base
         class finds it."""
         if path.endswith(DELETED_SUFFIX):
-            mapped = procfs.map_file(self.pid, min(
-                (m for m in self.mappings() if m.path == path), key=lambda m: m.offset,
-                default=None))
+            first = min((m for m in self.mappings() if m.path == path),
+                        key=lambda m: m.offset, default=None)
+            mapped = procfs.map_file_at(self.pid, first.start) if first else None
             if mapped is not None:
                 return mapped
         return super().mapped_file_path(path)

@@ -86,18 +86,17 @@ def parse_maps(text: str) -> list[Mapping]:
 DELETED_SUFFIX = " (deleted)"
 
 
-def map_files_folder(pid: int) -> str:
-    return _proc_path(pid, "map_files")
-
-
-def map_file(pid: int, mapping: Optional[Mapping]) -> Optional[str]:
-    """/proc/PID/map_files/START-END: the file a mapping was made from, whatever has
-    happened to its path since (readable by whoever may ptrace the process); None
-    when there is no such entry or it cannot be opened."""
-    if mapping is None:
-        return None
-    path = _proc_path(pid, "map_files", f"{mapping.start:x}-{mapping.end:x}")
+def map_file_at(pid: int, start: int) -> Optional[str]:
+    """/proc/PID/map_files/START-END of the mapping that starts at `start`: the file
+    it was made from, whatever has happened to its path since (readable by whoever
+    may ptrace the process); None when there is no such entry or it cannot be opened."""
+    folder = _proc_path(pid, "map_files")
+    prefix = f"{start:x}-"
     try:
+        name = next((n for n in os.listdir(folder) if n.startswith(prefix)), None)
+        if name is None:
+            return None
+        path = os.path.join(folder, name)
         os.close(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
     except OSError:
         return None
