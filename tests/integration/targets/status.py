@@ -75,6 +75,12 @@ def zoo(number, text, *rest, **options):
     report({"arguments": dict((k, names.pop(k)) for k in args),
             "locals": names,
             "order": list(zoo.__code__.co_varnames)})
+    if sys.version_info[0] == 2:
+        # 2.7's eval loop lets go of the GIL every 100 instructions even when no other
+        # thread waits, and a dump that stops it there finds no holder: from now on the
+        # spinner keeps it (for ~2**31 instructions). Only after the report: writing it
+        # lets go of the GIL, and the spinner would never give it back.
+        sys.setcheckinterval(2 ** 31 - 1)
     time.sleep(SLEEP)  # MAIN
 
 
