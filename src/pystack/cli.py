@@ -58,6 +58,9 @@ def _native_and_more(parser: argparse.ArgumentParser) -> None:
                              "(may be slow)")
     parser.add_argument("--json", action="store_true",
                         help="Print one JSON document (schema in README) instead of text")
+    parser.add_argument("--tasks", action="store_true",
+                        help="After the threads, list every asyncio task: where it is "
+                             "suspended, what it awaits and which tasks await it")
     parser.add_argument("--group", action="store_true",
                         help="Print threads whose stacks are identical once, with how many "
                              "share them and their tids (text output)")
@@ -137,7 +140,7 @@ class PlainArgs:
         self.no_color = False
         self.native = self.native_all = self.native_last = False
         self.locals = self.exhaustive = False
-        self.json = self.group = False
+        self.json = self.group = self.tasks = False
         self.locals_max_length = 80
         if command == "remote":
             self.pid = 0
@@ -151,7 +154,8 @@ class PlainArgs:
 
 _FLAGS = {"--no-color": "no_color", "--native": "native", "--native-all": "native_all",
           "--native-last": "native_last", "--locals": "locals",
-          "--exhaustive": "exhaustive", "--json": "json", "--group": "group"}
+          "--exhaustive": "exhaustive", "--json": "json", "--group": "group",
+          "--tasks": "tasks"}
 _VALUED = {"--locals-max-length": "locals_max_length"}
 _COMMAND_FLAGS = {"remote": {"--no-block": "no_block", "--subprocesses": "subprocesses"},
                   "core": {}}
@@ -260,7 +264,7 @@ def _remote(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
                           "need the threads stopped")
     options = dict(stop_process=not args.no_block, native_mode=native, locals=args.locals,
                    method=method, max_value_length=args.locals_max_length,
-                   exact_version=args.json)
+                   exact_version=args.json, tasks=args.tasks)
     if args.subprocesses:
         dumps = dump_process_tree(args.pid, **options)
     else:
@@ -314,7 +318,7 @@ def _core(args: argparse.Namespace, out, warnings: Optional[list]) -> int:
                         path, on_disk, in_core)
         dump = dump_core(core, native_mode=_native_mode(args), locals=args.locals,
                          method=method, max_value_length=args.locals_max_length,
-                         exact_version=args.json)
+                         exact_version=args.json, tasks=args.tasks)
         facts = core_facts(core, args.executable) if args.json else None
         if core.psinfo is not None:
             dump.ppid, dump.command = core.psinfo.ppid, core.psinfo.psargs
@@ -370,10 +374,23 @@ def _print_dumps(args: argparse.Namespace, dumps: list, sources_of, out,
             continue
         renderer = renderers[dump.pid]
         labelled = several_interpreters(dump.threads)
+        loops = dict(dump.event_loops)
         for block in by_os_thread(dump.threads):
-            put(lines + list(renderer.os_thread(block, labelled)))
+            block_lines = lines + list(renderer.os_thread(block, labelled))
+            if block[-1].tid in loops:
+                block_lines.append(_loop_line(dump, block[-1].tid, loops, args.tasks))
+            put(block_lines)
             lines = []
+        if args.tasks:
+            from .render.tasks import tasks_section
+            put(tasks_section(dump, renderer))
     out.flush()
+
+
+def _loop_line(dump, tid: int, loops: dict, listed: bool) -> str:
+    from .render.tasks import loop_line
+    running = next((t for t in dump.tasks or () if t.running and t.thread == tid), None)
+    return loop_line(loops[tid], running, listed)
 
 
 class _UsageError(PystackError):

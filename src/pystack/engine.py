@@ -46,11 +46,12 @@ def dump_process(pid: int, stop_process: bool = True,
                  locals: bool = False,
                  method: StackMethod = StackMethod.AUTO, *,
                  max_value_length: int = DEFAULT_VALUE_LENGTH,
-                 exact_version: bool = False) -> ProcessDump:
+                 exact_version: bool = False, tasks: bool = False) -> ProcessDump:
     """`get_process_threads`, with the process's executable and Python version.
 
     `exact_version`: before 3.11 the micro version is only in `sys.version`, a few
-    reads more; asked for by the renderers that print it (JSON)."""
+    reads more; asked for by the renderers that print it (JSON). `tasks`: read every
+    asyncio task too (`ProcessDump.tasks`)."""
     from .target.live import LiveProcess
 
     method = _checked_method(method)
@@ -61,7 +62,7 @@ def dump_process(pid: int, stop_process: bool = True,
         if stop_process:
             dump = _dump_of(process, cache=True, locals=locals,
                             max_value_length=max_value_length, method=method,
-                            exact_version=exact_version)
+                            exact_version=exact_version, tasks=tasks)
             if native_mode != NativeReportingMode.OFF:
                 from .native.unwind import NativeUnwinder
                 with NativeUnwinder.for_process(pid, root=process.root) as unwinder:
@@ -69,7 +70,7 @@ def dump_process(pid: int, stop_process: bool = True,
         else:
             dump = _dump_without_stopping(process, locals=locals,
                                           max_value_length=max_value_length, method=method,
-                                          exact_version=exact_version)
+                                          exact_version=exact_version, tasks=tasks)
         try:
             dump.executable = process.exe  # known since the interpreter was found
         except PystackError:
@@ -221,14 +222,14 @@ def dump_core(core, *, native_mode: NativeReportingMode = NativeReportingMode.OF
               locals: bool = False,
               method: StackMethod = StackMethod.AUTO,
               max_value_length: int = DEFAULT_VALUE_LENGTH,
-              exact_version: bool = False) -> ProcessDump:
+              exact_version: bool = False, tasks: bool = False) -> ProcessDump:
     """`threads_of_core`, with the executable and Python version (see `dump_process`)."""
     method = _checked_method(method)
     if native_mode == NativeReportingMode.PYTHON and not _native_available():
         native_mode = NativeReportingMode.OFF  # the API's default for cores: best effort
     try:
         dump = _dump_of(core, cache=True, locals=locals, max_value_length=max_value_length,
-                        method=method, exact_version=exact_version)
+                        method=method, exact_version=exact_version, tasks=tasks)
     except (InvalidPythonProcess, NotEnoughInformation) as exc:
         _blame_a_missing_executable(core, exc)
         raise
@@ -386,7 +387,7 @@ def _dump_without_stopping(process: Target, **options) -> ProcessDump:
 def _dump_of(target: Target, *, cache: bool, locals: bool = False,
              max_value_length: int = DEFAULT_VALUE_LENGTH,
              method: StackMethod = StackMethod.AUTO,
-             exact_version: bool = False) -> ProcessDump:
+             exact_version: bool = False, tasks: bool = False) -> ProcessDump:
     mem = Memory(target, cache=cache)
     interpreter = locate(target, mem, method)
     if not interpreter.interp_head:
@@ -408,11 +409,17 @@ def _dump_of(target: Target, *, cache: bool, locals: bool = False,
     for thread in threads:
         if thread.name is None:
             thread.name = target.thread_name(thread.tid)
+    found_tasks, event_loops = None, []
+    if tasks or reader.event_loop_frames:  # a plain dump only counts them
+        # after the tids are settled (from the OS before 3.11, a container's translated)
+        from .cpython.tasks import process_tasks
+        found_tasks, event_loops = process_tasks(reader, detail=tasks)
     for warning in getattr(target, "warnings", ()):
         log.warning("%s", warning)
     log.info("%d threads, %d memory reads", len(threads), mem.reads)
     return ProcessDump(pid=target.pid, executable=None, python_version=version,
-                       threads=threads)
+                       threads=threads, tasks=found_tasks, event_loops=event_loops)
+
 
 
 def _tids_as_seen_here(target: Target, threads: List[PyThread],

@@ -223,3 +223,41 @@ class ProcessDump:
     #: Why the process was not dumped (`--subprocesses`: not Python, exited...);
     #: None for a process that was.
     skipped: Optional[str] = None
+    #: The asyncio tasks (`--tasks`, `get_process_tasks`): every task found, those
+    #: that await others before them; None when they were not read.
+    tasks: Optional[List["AsyncTask"]] = None
+    #: Event loops running in a thread: `(tid, pending tasks of that loop)`, read
+    #: whenever a thread runs one (the line a plain dump prints after its stack).
+    event_loops: List[Tuple[int, int]] = field(default_factory=list)
+
+
+@record
+class AsyncTask:
+    """One asyncio task as a dump found it (ours: Bloomberg's pystack has none).
+
+    `frames` is the task's coroutine stack as it is suspended, outermost (the task's
+    own coroutine) first, down the chain of what each coroutine awaits; a running
+    task's stack ends at its coroutine's frame (its thread's stack shows the rest).
+    """
+
+    #: The task object's address: what `awaited_by` refers to.
+    id: int
+    name: str
+    #: "pending", "done" or "cancelled".
+    state: str
+    #: Whether a thread is running the task's coroutine right now.
+    running: bool
+    #: The tid of the thread whose event loop the task belongs to, None when no
+    #: thread runs that loop.
+    thread: Optional[int]
+    loop: int
+    frames: List[PyCodeObject]
+    #: What the innermost coroutine awaits, in words (`Task 'fetch'`, `gather() of 3`,
+    #: `Lock.acquire()`, `asyncio.sleep()`, `Future`), or None.
+    awaits: Optional[str]
+    #: Tasks awaiting this one (directly, through gather() or as a TaskGroup's parent).
+    awaited_by: List[int] = field(default_factory=list)
+    #: Done with an exception: its repr (`ValueError('boom')`).
+    exception: Optional[str] = None
+    #: The implementation: "_asyncio" (C) or "asyncio" (pure Python).
+    implementation: str = "_asyncio"

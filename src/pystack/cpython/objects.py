@@ -20,6 +20,8 @@ MAX_BYTES = 1 << 20
 MAX_DICT_ENTRIES = 1 << 16
 MAX_DIGITS = 1 << 12
 DIGIT_BITS = 30
+MAX_SET_SLOTS = 1 << 24  # asyncio keeps every task of a large server in one set
+_MINUS_ONE = b"\xff" * 8
 
 
 class ObjectError(Exception):
@@ -212,6 +214,22 @@ class Objects:
             return self.read_str(key, len(wanted) + 1) == wanted
         except (ObjectError, MemoryReadError):
             return False
+
+    # -- sets (3.x) ------------------------------------------------------------------------
+    def set_items(self, obj: int) -> list[int]:
+        """The members of a set, in table order (deleted slots hold the hash -1)."""
+        o, mem = self.o, self.mem
+        mask = mem.i64(obj + o.set_mask)
+        if not 0 <= mask < MAX_SET_SLOTS or (mask + 1) & mask:
+            raise ObjectError("bad set mask")
+        self.spend(mask + 1)
+        raw = mem.read(mem.ptr(obj + o.set_table), o.set_entry_size * (mask + 1))
+        found = []
+        for at in range(0, len(raw), o.set_entry_size):
+            key = int.from_bytes(raw[at + o.set_entry_key:at + o.set_entry_key + 8], "little")
+            if key and raw[at + o.set_entry_hash:at + o.set_entry_hash + 8] != _MINUS_ONE:
+                found.append(key)
+        return found
 
     # -- modules and instances ----------------------------------------------------------
     def module_dict(self, module: int) -> int:

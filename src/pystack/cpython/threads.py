@@ -63,6 +63,9 @@ class ThreadReader:
         self.layout = interpreter.layout
         self.objects = Objects(mem, self.layout)
         self.frames = FrameReader(mem, self.objects, self.layout)
+        #: (thread, its interpreter, frame address) of each thread's innermost
+        #: `BaseEventLoop.run_forever` frame: whose `self` is the loop it runs.
+        self.event_loop_frames: list = []
 
     def interpreters(self) -> Iterator[int]:
         yield from _bounded_chain(self.mem, self.interp.interp_head,
@@ -248,6 +251,12 @@ class ThreadReader:
                     pthread_id=ident,
                 )
                 entries.append((thread, rank, outermost_entry_on_c_stack(frames, tstate)))
+                for raw in frames:  # innermost first: of nested loops, the running one
+                    code = raw.code
+                    if code is not None and code.scope == "run_forever" and \
+                            code.filename.endswith(EVENT_LOOP_FILE):
+                        self.event_loop_frames.append((thread, interp, raw.address))
+                        break
 
     def variables(self, frames: list[RawFrame]) -> dict[int, tuple[dict, dict]]:
         """Arguments and locals of every readable frame, by frame address."""
@@ -267,6 +276,9 @@ class ThreadReader:
                 log.info("cannot read the variables of frame 0x%x: %s", raw.address, exc)
         return found
 
+
+#: Where every asyncio event loop of the standard library runs its tasks.
+EVENT_LOOP_FILE = "asyncio/base_events.py"
 
 #: A shim frame this close after its thread state's address is part of the thread
 #: state (3.15's base frame), not an eval-loop entry on the C stack.

@@ -65,8 +65,40 @@ class JsonDocument:
         for index, thread in enumerate(dump.threads):
             pieces.append(("\n" if index == 0 else ",\n")
                           + _encode(self.thread(thread, sources)))
-        pieces.append("]}")
+        loops = [{"thread": tid, "pending_tasks": count} for tid, count in dump.event_loops]
+        pieces.append('], "event_loops": ' + _encode(loops))
+        if dump.tasks is not None:  # --tasks: null would say "none", they were not read
+            pieces.append(', "tasks": [')
+            for index, task in enumerate(dump.tasks):
+                pieces.append(("\n" if index == 0 else ",\n")
+                              + _encode(self.task(task, sources)))
+            pieces.append("]")
+        pieces.append("}")
         self._processes.append(pieces)
+
+    def task(self, task, sources: SourceLines) -> dict:
+        """An asyncio task (`--tasks`): ids are the task objects' addresses."""
+        return {
+            "id": task.id,
+            "name": task.name,
+            "state": task.state,
+            "running": task.running,
+            "thread": task.thread,
+            "loop": task.loop,
+            "implementation": task.implementation,
+            "frames": [self.coroutine_frame(code, sources) for code in task.frames],
+            "awaits": task.awaits,
+            "awaited_by": list(task.awaited_by),
+            "exception": task.exception,
+        }
+
+    @staticmethod
+    def coroutine_frame(code, sources: SourceLines) -> dict:
+        loc = code.location
+        source = sources.line(code.filename, loc.lineno)
+        return {"file": code.filename, "line": loc.lineno, "function": code.scope,
+                "qualname": code.qualname,
+                "code": (source.strip() or None) if source is not None else None}
 
     def thread(self, thread: PyThread, sources: SourceLines) -> dict:
         shown = shown_stack(thread, self.native)
