@@ -80,6 +80,9 @@ def check_tasks(document: dict, report: dict, version: tuple) -> None:
     assert by_name["queue-waiter"][0]["awaits"] == "Queue.get()"
     assert by_name["event-waiter"][0]["awaits"] == "Event.wait()"
     assert by_name["sleeper"][0]["awaits"] == "asyncio.sleep()"
+    assert by_name["py-waiter"][0]["awaits"] == "Task 'py-task'"
+    assert by_name["py-task"][0]["implementation"] == "asyncio"
+    assert by_name["sleeper"][0]["implementation"] == "_asyncio"
     pending += report["many"] - 1  # many-0 is among the reported ones
     assert process["event_loops"] == [{"thread": report["pid"], "pending_tasks": pending}]
 

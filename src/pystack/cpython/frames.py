@@ -155,25 +155,21 @@ class FrameReader:
             location = self._locations[key] = self.location(info, instruction)
         return PyCodeObject(info.filename, info.scope, location, info.qualname)
 
-    def frame_at(self, address: int, *, started: bool = True) -> tuple[PyCodeObject, int]:
-        """(what, code object address) of one frame outside any thread's chain: a
-        suspended coroutine's. A frame that has run nothing yet (`started` False)
-        is at its `def` line, as its `f_lineno` says."""
+    def code_address(self, frame: int) -> int:
+        """The code object a frame runs (one outside any thread's chain too)."""
         lay = self.layout
         if lay.has_interpreter_frames:
-            f = lay.iframe
-            code = self.mem.ptr(address + f.code) & (~7 if lay.tagged_code_pointer else ~0)
-            instr = self.mem.ptr(address + f.instr_ptr)
-            position = (instr - (code + lay.code.code_adaptive)) // lay.constants.code_unit_size
-        else:
-            code = self.mem.ptr(address + lay.frame_object.f_code)
-            position = self.mem.i32(address + lay.frame_object.f_lasti)
-        if started:
-            return self.describe(code, position), code
+            return self.mem.ptr(frame + lay.iframe.code) & \
+                (~7 if lay.tagged_code_pointer else ~0)
+        return self.mem.ptr(frame + lay.frame_object.f_code)
+
+    def first_line(self, code: int) -> PyCodeObject:
+        """Where a frame that has run nothing yet is: its `def` line, as its
+        `f_lineno` says (a coroutine not started)."""
         info = self.code_info(code)
         first = info.firstlineno
         return PyCodeObject(info.filename, info.scope, LocationInfo(first, first, 0, 0),
-                            info.qualname), code
+                            info.qualname)
 
     # -- chains -----------------------------------------------------------------------
     def first_frame(self, tstate: int) -> int:

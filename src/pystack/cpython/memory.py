@@ -86,6 +86,14 @@ class Memory:
 
     # -- typed helpers --------------------------------------------------------------
     def ptr(self, address: int) -> int:
+        # The commonest read of all (every link followed): served straight from a
+        # cached page when it lies in one, without `read`'s general path.
+        cache = self._cache
+        if cache is not None:
+            base = address & ~(PAGE - 1)
+            page = cache.get(base)
+            if page is not None and address - base <= PAGE - 8:
+                return _PTR.unpack_from(page, address - base)[0]
         return _PTR.unpack(self.read(address, 8))[0]
 
     def i64(self, address: int) -> int:

@@ -39,6 +39,7 @@ MAX_GATHER_DEPTH = 32
 #: PyBaseExceptionObject.args, after the header and `dict` (3.8-3.15).
 EXCEPTION_ARGS = 24
 _PTR = struct.Struct("<Q")
+_I32 = struct.Struct("<i")
 _BAD = (MemoryReadError, ObjectError)
 
 # What a coroutine is doing, whatever the version calls it.
@@ -80,7 +81,9 @@ class TaskReader:
         self.layout = objects.layout
         self.t = lay
         self.frames = frames
-        self._kinds: dict[int, str] = {}  # type address -> "task", "future" or ""
+        self._kinds: dict[int, str] = {}  # type address -> "ctask", ... or ""
+        self._fields: dict[int, tuple] = {}  # task address -> fields()
+        self._self_first: dict[int, bool] = {}  # code address -> first variable is self
         self._none: Optional[int] = None
 
     # -- which objects are tasks ------------------------------------------------------
@@ -172,8 +175,10 @@ class TaskReader:
             if not data:
                 return
             for ref in objs.set_items(data):
-                target = self.mem.ptr(ref + 16)  # PyWeakReference.wr_object
-                if target and not self.is_none(target):  # None: the task is gone
+                # PyWeakReference.wr_object: None once the task is gone (no task
+                # kind: skipped where it is read)
+                target = self.mem.ptr(ref + 16)
+                if target:
                     yield target
         else:
             yield from objs.set_items(obj)
@@ -206,13 +211,22 @@ class TaskReader:
     # -- one task -----------------------------------------------------------------------
     def fields(self, task: int) -> tuple:
         """(state, loop, coroutine, future waited on, name object, exception) of a task."""
+        known = self._fields.get(task)
+        if known is not None:
+            return known
         kind = self.kind(task)
         t, mem = self.t, self.mem
-        if kind == "ctask":
-            state = _C_STATES.get(mem.i32(task + t.fut_state), "pending")
-            return (state, mem.ptr(task + t.fut_loop), mem.ptr(task + t.task_coro),
-                    mem.ptr(task + t.task_fut_waiter), mem.ptr(task + t.task_name),
-                    mem.ptr(task + t.fut_exception))
+        if kind == "ctask":  # one read: a server has 100,000 of them
+            blob = mem.read(task, t.task_span)
+            state = _C_STATES.get(_I32.unpack_from(blob, t.fut_state)[0], "pending")
+            known = (state, _PTR.unpack_from(blob, t.fut_loop)[0],
+                     _PTR.unpack_from(blob, t.task_coro)[0],
+                     _PTR.unpack_from(blob, t.task_fut_waiter)[0],
+                     _PTR.unpack_from(blob, t.task_name)[0],
+                     _PTR.unpack_from(blob, t.fut_exception)[0])
+            if len(self._fields) < MAX_TASKS:
+                self._fields[task] = known
+            return known
         if kind == "pytask":
             attr = self._py_attribute
             state_obj = attr(task, "_state")
@@ -221,6 +235,16 @@ class TaskReader:
             return (state, attr(task, "_loop"), attr(task, "_coro"), attr(task, "_fut_waiter"),
                     attr(task, "_name"), attr(task, "_exception"))
         raise ObjectError(f"0x{task:x} is not an asyncio task")
+
+    def state_and_loop(self, task: int) -> tuple:
+        """What counting a loop's tasks needs, in one small read (C tasks)."""
+        t = self.t
+        if self.kind(task) != "ctask":
+            return self.fields(task)[:2]
+        first = min(t.fut_loop, t.fut_state)
+        blob = self.mem.read(task + first, max(t.fut_loop, t.fut_state) + 8 - first)
+        return (_C_STATES.get(_I32.unpack_from(blob, t.fut_state - first)[0], "pending"),
+                _PTR.unpack_from(blob, t.fut_loop - first)[0])
 
     def _py_attribute(self, obj: int, name: str) -> int:
         value = self.objects.attribute(obj, name)
@@ -264,6 +288,8 @@ class TaskReader:
         out = _Chain()
         objs = self.objects
         current = coro
+        step = self._interpreter_frame_step if self.layout.has_interpreter_frames \
+            else self._frame_object_step
         for _ in range(MAX_CHAIN):
             try:
                 kind = objs.type_name(current)
@@ -276,10 +302,9 @@ class TaskReader:
                 if kind not in _GENERATORS:
                     out.awaited = current
                     return out
-                state, frame = self.coroutine_state(current)
-                if state == FINISHED or not frame:
+                state, frame, code, awaited = step(current)
+                if state == FINISHED:
                     return out
-                code, _ = self.frames.frame_at(frame, started=state != CREATED)
                 out.frames.append(code)
                 out.frame_addresses.append(frame)
                 if state == RUNNING:
@@ -287,7 +312,6 @@ class TaskReader:
                     return out
                 if state == CREATED:
                     return out
-                awaited = self.awaited_object(current, frame)
                 if not awaited:
                     # asyncio's pure-Python Future.__await__ yields the future itself
                     if code.scope == "__await__" and _ASYNCIO_DIR in code.filename:
@@ -299,76 +323,76 @@ class TaskReader:
                 return out
         return out
 
-    def coroutine_state(self, gen: int) -> tuple[str, int]:
-        """(what the coroutine does, address of its frame) of a generator-like object."""
+    def _interpreter_frame_step(self, gen: int) -> tuple:
+        """3.11+: (state, frame, code, awaited object or 0) of a generator-like
+        object, whose frame is inside it: one read for the state and the frame."""
+        t, lay, mem = self.t, self.layout, self.mem
+        f = lay.iframe
+        start, base = t.gen_frame_state, lay.objects.gen_frame
+        blob = mem.read(gen + start, base + max(f.code, f.instr_ptr, f.stackpointer) + 8 - start)
+        value = struct.unpack_from("<b", blob, 0)[0]
+        frame = gen + base
+        if value > t.state_running:  # done (3.15 numbers every state from 0, CREATED first)
+            return FINISHED, frame, None, 0
+        at = base - start
+        code = _PTR.unpack_from(blob, at + f.code)[0] & (~7 if lay.tagged_code_pointer else ~0)
+        if value == t.state_created:
+            return CREATED, frame, self.frames.first_line(code), 0
+        instr = _PTR.unpack_from(blob, at + f.instr_ptr)[0]
+        where = self.frames.describe(
+            code, (instr - (code + lay.code.code_adaptive)) // lay.constants.code_unit_size)
+        if value == t.state_running:
+            return RUNNING, frame, where, 0
+        rule = t.awaited_rule
+        awaited = 0
+        if rule == "stackpointer":  # 3.14+: a pointer past the top of the value stack
+            if value == t.state_suspended_await:
+                pointer = _PTR.unpack_from(blob, at + f.stackpointer)[0]
+                awaited = mem.ptr(pointer - 8 * t.awaited_slot) & ~7
+        else:  # 3.11-3.13: the number of values in localsplus, stack included
+            in_await = value == t.state_suspended_await
+            if rule == "resume":  # 3.11-3.12: what follows the yield resumes an await
+                word = int.from_bytes(mem.read(instr + 2, 2), "little")
+                in_await = word & 0xFF in t.resume_opcodes and word >> 8 >= 2
+            depth = _I32.unpack_from(blob, at + f.stackpointer)[0]
+            if in_await and depth > 0:
+                awaited = mem.ptr(frame + f.localsplus + 8 * (depth - 1))
+        return SUSPENDED, frame, where, awaited
+
+    def _frame_object_step(self, gen: int) -> tuple:
+        """3.8-3.10: the same, through the generator's frame object."""
         t, mem, lay = self.t, self.mem, self.layout
-        if lay.has_interpreter_frames:
-            frame = gen + lay.objects.gen_frame
-            value = struct.unpack("<b", mem.read(gen + t.gen_frame_state, 1))[0]
-            if value == t.state_created:
-                return CREATED, frame
-            if value == t.state_running:
-                return RUNNING, frame
-            # after RUNNING: done (3.15 numbers every state from 0, CREATED first)
-            return (FINISHED if value > t.state_running else SUSPENDED), frame
         frame = mem.ptr(gen + lay.objects.gen_frame)
         if not frame:
-            return FINISHED, 0
-        if t.f_state is not None:  # 3.10
-            value = struct.unpack("<b", mem.read(frame + t.f_state, 1))[0]
-            if value == t.state_created:
-                return CREATED, frame
-            if value == t.state_running:
-                return RUNNING, frame
-            return (FINISHED if value > t.state_running else SUSPENDED), frame
-        if mem.u8(frame + t.f_executing):
-            return RUNNING, frame
-        if mem.i32(frame + lay.frame_object.f_lasti) < 0:
-            return CREATED, frame
-        return SUSPENDED, frame
-
-    def awaited_object(self, gen: int, frame: int) -> int:
-        """What a suspended coroutine awaits (its `cr_await`), 0 when it sits at a
-        plain `yield`: the top of its frame's value stack after an await."""
-        t, mem, lay = self.t, self.mem, self.layout
-        rule = t.awaited_rule
-        if rule == "stackpointer":  # 3.14+
-            value = self.state_value(gen)
-            if value != t.state_suspended_await:
-                return 0
-            pointer = mem.ptr(frame + lay.iframe.stackpointer)
-            return mem.ptr(pointer - 8 * t.awaited_slot) & ~7
-        if rule == "stacktop":  # 3.13: a state of its own says "in an await"
-            if self.state_value(gen) != t.state_suspended_await:
-                return 0
-            return self._stack_top(frame)
-        if rule == "resume":  # 3.11-3.12: the instruction after the yield resumes an await
-            word = int.from_bytes(mem.read(mem.ptr(frame + lay.iframe.instr_ptr) + 2, 2),
-                                  "little")
-            if word & 0xFF not in t.resume_opcodes or word >> 8 < 2:
-                return 0
-            return self._stack_top(frame)
+            return FINISHED, 0, None, 0
         code = mem.ptr(frame + lay.frame_object.f_code)
         lasti = mem.i32(frame + lay.frame_object.f_lasti)
-        at = lasti + 2 if rule == "lasti" else (lasti + 1) * 2  # bytes / code units
+        if t.f_state is not None:  # 3.10
+            value = struct.unpack("<b", mem.read(frame + t.f_state, 1))[0]
+            state = CREATED if value == t.state_created else RUNNING \
+                if value == t.state_running else FINISHED if value > t.state_running \
+                else SUSPENDED
+        else:
+            state = RUNNING if mem.u8(frame + t.f_executing) else \
+                CREATED if lasti < 0 else SUSPENDED
+        if state == FINISHED:
+            return FINISHED, frame, None, 0
+        if state == CREATED:
+            return CREATED, frame, self.frames.first_line(code), 0
+        where = self.frames.describe(code, lasti)
+        if state == RUNNING:
+            return RUNNING, frame, where, 0
+        # after an await the next instruction is the YIELD_FROM that resumes it
+        at = lasti + 2 if t.awaited_rule == "lasti" else (lasti + 1) * 2  # bytes / units
         code_bytes = mem.ptr(code + lay.code.code)
         if self.objects.read_bytes(code_bytes, at + 1)[at:at + 1] != bytes([t.yield_from_opcode]):
-            return 0
-        if rule == "lasti":  # 3.8-3.9
+            return SUSPENDED, frame, where, 0
+        if t.awaited_rule == "lasti":  # 3.8-3.9: NULL while the frame runs
             top = mem.ptr(frame + t.f_stacktop)
-            return mem.ptr(top - 8) if top else 0
+            return SUSPENDED, frame, where, mem.ptr(top - 8) if top else 0
         depth = mem.i32(frame + t.f_stackdepth)  # 3.10
-        return mem.ptr(mem.ptr(frame + t.f_valuestack) + 8 * (depth - 1)) if depth > 0 else 0
-
-    def state_value(self, gen: int) -> int:
-        return struct.unpack("<b", self.mem.read(gen + self.t.gen_frame_state, 1))[0]
-
-    def _stack_top(self, frame: int) -> int:
-        lay = self.layout
-        depth = self.mem.i32(frame + lay.iframe.stackpointer)
-        if depth <= 0:
-            return 0
-        return self.mem.ptr(frame + lay.iframe.localsplus + 8 * (depth - 1))
+        awaited = mem.ptr(mem.ptr(frame + t.f_valuestack) + 8 * (depth - 1)) if depth > 0 else 0
+        return SUSPENDED, frame, where, awaited
 
     def first_local(self, frame: int) -> int:
         """A frame's first variable (`self` of a method)."""
@@ -418,10 +442,15 @@ class TaskReader:
     def _first_is_self(self, frame: int) -> bool:
         """Whether a frame's first variable is called `self`."""
         lay = self.layout
-        code = self.frames.frame_at(frame)[1]
-        names = lay.code.localsplusnames if lay.has_interpreter_frames else lay.code.varnames
-        items = self.objects.tuple_items(self.mem.ptr(code + names), 4096)
-        return bool(items) and self.objects.read_str(items[0], 8) == "self"
+        code = self.frames.code_address(frame)
+        known = self._self_first.get(code)
+        if known is None:
+            names = lay.code.localsplusnames if lay.has_interpreter_frames \
+                else lay.code.varnames
+            items = self.objects.tuple_items(self.mem.ptr(code + names), 4096)
+            known = self._self_first[code] = \
+                bool(items) and self.objects.read_str(items[0], 8) == "self"
+        return known
 
     def _list_items(self, obj: int) -> list:
         o = self.layout.objects
@@ -586,7 +615,7 @@ def process_tasks(reader, *, detail: bool) -> tuple:
                         task = tasks[address] = tr.describe(address, loops)
                         state, loop = task.state, task.loop
                     else:
-                        state, loop = tr.fields(address)[:2]
+                        state, loop = tr.state_and_loop(address)
                 except _BAD as exc:
                     log.info("cannot read asyncio task 0x%x: %s", address, exc)
                     continue

@@ -3,7 +3,7 @@
 `asyncio_tasks.py [MANY]`: starts tasks that sleep through a chain of coroutines,
 await another task, gather() children, wait on a Lock, a Queue and an Event, iterate
 an async generator, await each other in a circle (a deadlock), run in TaskGroups
-(3.11+) and eagerly (3.12+), plus MANY (default 0) identical sleepers; keeps a
+(3.11+) and eagerly (3.12+), are asyncio's pure-Python Task, plus MANY (default 0) identical sleepers; keeps a
 finished, a failed and a cancelled task. Then prints one JSON line describing every
 task as the program itself sees it, and blocks its main task in time.sleep(): that
 task is running, every other one suspended.
@@ -156,6 +156,10 @@ async def main(many):
         loop = asyncio.get_running_loop()
         start(lambda coro, name: asyncio.eager_task_factory(loop, coro, name=name),
               middle(), "eager")
+    # asyncio's pure-Python Task, and a C task awaiting it
+    start(lambda coro, name: asyncio.tasks._PyTask(coro, name=name), middle(), "py-task")
+    start(create, await_task("py-task"), "py-waiter")
+    AWAITED_BY["py-task"].append("py-waiter")
     for i in range(many):
         start(create, leaf(), "many-%d" % i)
     for _ in range(5):

@@ -70,8 +70,10 @@ class TasksLayout(_Record):
     awaited_slot: int = 1
 
     @property
-    def is_c_state_enum(self) -> bool:
-        return self.fut_state is not None
+    def task_span(self) -> int:
+        """Bytes of a TaskObj that hold every field read (one read per task)."""
+        return max(self.fut_exception, self.fut_state or 0, self.task_fut_waiter or 0,
+                   self.task_coro or 0, self.task_name or 0) + 8
 
 
 _COMMON_38_310 = dict(f_valuestack=64)
