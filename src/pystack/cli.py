@@ -363,6 +363,12 @@ def _print_dumps(args: argparse.Namespace, dumps: list, sources_of, out,
         threads = [(t, d.pid) for d in dumps for t in d.threads]
         for block in grouped_blocks(renderers, threads, name_processes=tree):
             put(block)
+        if args.tasks:
+            from .render.tasks import tasks_section
+            for dump in dumps:
+                section = [] if dump.skipped else tasks_section(dump, renderers[dump.pid])
+                if section:
+                    put(([process_line(dump)] if tree else []) + section)
         out.flush()
         return
     # One block at a time: a dump of thousands of threads is never held as text whole.
@@ -381,7 +387,7 @@ def _print_dumps(args: argparse.Namespace, dumps: list, sources_of, out,
                 block_lines.append(_loop_line(dump, block[-1].tid, loops, args.tasks))
             put(block_lines)
             lines = []
-        if args.tasks:
+        if args.tasks and dump.tasks is not None:
             from .render.tasks import tasks_section
             put(tasks_section(dump, renderer))
     out.flush()

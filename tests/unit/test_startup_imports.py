@@ -27,7 +27,8 @@ from pystack.target import ptrace  # noqa: E402
 #: The modules a plain `pystack remote`/`pystack core` start must not load.
 AVOIDED = ("signal", "threading", "importlib", "warnings", "argparse", "json",
            "pystack.cpython.reprs", "pystack.cpython.variables",
-           "pystack.render.jsondoc", "pystack.render.group")
+           "pystack.render.jsondoc", "pystack.render.group", "pystack.cpython.tasks",
+           "pystack.cpython.layouts.tasks", "pystack.render.tasks")
 
 #: What the command imports before it looks at a target.
 STARTUP = ("pystack._entry", "pystack.cli", "pystack.engine", "pystack.target.live",
@@ -107,3 +108,4 @@ def test_a_plain_dump_loads_no_json_or_grouping() -> None:
     assert sorted(loaded & set(AVOIDED)) == []
     assert "json" in _imported_by_a_dump("--json")
     assert "pystack.render.group" in _imported_by_a_dump("--group")
+    assert {"pystack.cpython.tasks", "pystack.render.tasks"} <= _imported_by_a_dump("--tasks")

@@ -518,10 +518,11 @@ class TaskReader:
                 found.append(items[0])
         return found
 
-    def _waiters_of_callback(self, callback: int) -> list:
+    def _waiters_of_callback(self, callback: int, depth: int = 0) -> list:
         """The task(s) a callback wakes up or stands for: a task's wake-up (C: a
         wrapper or `task_wakeup`; Python: `Task.__wakeup`), or a TaskGroup's
-        `_on_task_done`, which stands for the group's parent task."""
+        `_on_task_done`, which stands for the group's parent task; or a partial
+        that sets a future others await (wait_for)."""
         objs, mem = self.objects, self.mem
         kind = objs.type_name(callback)
         if kind == "TaskWakeupMethWrapper":  # 3.8-3.9
@@ -531,6 +532,15 @@ class TaskReader:
             if method_def and mem.cstring(mem.ptr(method_def), 32) == b"task_wakeup":
                 return [mem.ptr(callback + 24)]
             return []
+        if kind == "functools.partial" and depth == 0:
+            # wait_for() (up to 3.11) wakes its caller through a future it sets from
+            # partial(_release_waiter, waiter): whoever awaits that future waits here
+            found: list = []
+            for argument in self.objects.tuple_items(mem.ptr(callback + 24), 8):  # args
+                if self.kind(argument) in ("cfuture", "pyfuture"):
+                    for inner in self._callbacks(argument):
+                        found += self._waiters_of_callback(inner, depth + 1)
+            return found
         if kind == "method":
             o = self.layout.objects
             function, owner = mem.ptr(callback + o.method_func), mem.ptr(callback + o.method_self)

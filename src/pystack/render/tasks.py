@@ -68,9 +68,9 @@ def _signature(task: AsyncTask) -> tuple:
 
 
 def grouped(ordered: list[tuple[AsyncTask, int]]) -> list[list[AsyncTask]]:
-    """Tasks that print alike together, at the place of the first of them. Only
-    tasks without tasks of their own awaiting under them group (a parent's
-    children must follow it)."""
+    """Tasks that print alike together, at the place of the first of them. A task
+    that awaits a task never groups (its signature holds its own id): what it
+    awaits is listed right after it."""
     groups: dict[tuple, list[AsyncTask]] = {}
     out: list[list[AsyncTask]] = []
     for task, _ in ordered:

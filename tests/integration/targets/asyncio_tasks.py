@@ -3,7 +3,7 @@
 `asyncio_tasks.py [MANY]`: starts tasks that sleep through a chain of coroutines,
 await another task, gather() children, wait on a Lock, a Queue and an Event, iterate
 an async generator, await each other in a circle (a deadlock), run in TaskGroups
-(3.11+) and eagerly (3.12+), are asyncio's pure-Python Task, plus MANY (default 0) identical sleepers; keeps a
+(3.11+) and eagerly (3.12+), are asyncio's pure-Python Task, wait in wait_for(), plus MANY (default 0) identical sleepers; keeps a
 finished, a failed and a cancelled task. Then prints one JSON line describing every
 task as the program itself sees it, and blocks its main task in time.sleep(): that
 task is running, every other one suspended.
@@ -69,6 +69,14 @@ async def agen_consumer():
 async def circle(other):
     await asyncio.sleep(0)
     await TASKS[other]  # CIRCLE
+
+
+async def wait_for_inner():
+    await asyncio.sleep(SLEEP)  # WAIT-INNER
+
+
+async def wait_for_outer():
+    await asyncio.wait_for(wait_for_inner(), SLEEP)  # WAIT-FOR
 
 
 async def finishes():
@@ -156,6 +164,7 @@ async def main(many):
         loop = asyncio.get_running_loop()
         start(lambda coro, name: asyncio.eager_task_factory(loop, coro, name=name),
               middle(), "eager")
+    start(create, wait_for_outer(), "wait-outer")
     # asyncio's pure-Python Task, and a C task awaiting it
     start(lambda coro, name: asyncio.tasks._PyTask(coro, name=name), middle(), "py-task")
     start(create, await_task("py-task"), "py-waiter")
@@ -167,6 +176,13 @@ async def main(many):
     kept[2].cancel()
     for _ in range(5):
         await asyncio.sleep(0.05)
+    # the task wait_for() makes around its coroutine up to 3.11 (3.12+ awaits the
+    # coroutine itself): named here to be found
+    for inner in asyncio.all_tasks():
+        if inner.get_coro().__name__ == "wait_for_inner":
+            inner.set_name("wait-inner")
+            TASKS["wait-inner"] = inner
+            AWAITED_BY["wait-inner"] = ["wait-outer"]
     tasks = [t for t in TASKS.values()]
     report = {"pid": os.getpid(), "tasks": [
         {"name": t.get_name(), "state": state(t), "stack": chain(t) if not t.done() else [],
