@@ -30,6 +30,13 @@ def test_a_waiter_comes_before_what_it_awaits_depth_first():
     assert order == [("root", 0), ("mid", 1), ("leaf", 2), ("sibling", 1), ("other", 0)]
 
 
+def test_the_running_task_comes_first_and_finished_ones_last():
+    tasks = [task(1, "done", state="done"), task(2, "idle"), task(3, "main", running=True),
+             task(4, "gone", state="cancelled"), task(5, "child", by=[3])]
+    assert [t.name for t, _ in in_tree_order(tasks)] == ["main", "child", "idle", "done",
+                                                        "gone"]
+
+
 def test_tasks_only_cycles_lead_to_are_listed_once():
     tasks = [task(1, "a", by=[2]), task(2, "b", by=[1]), task(3, "c", by=[1])]
     order = [t.name for t, _ in in_tree_order(tasks)]

@@ -30,8 +30,8 @@ def loop_line(pending: int, running: Optional[AsyncTask], listed: bool) -> str:
 
 
 def in_tree_order(tasks: list[AsyncTask]) -> list[tuple[AsyncTask, int]]:
-    """(task, depth) with every task once: roots (awaited by no task) in the order
-    found, each followed by what it awaits; then what only cycles lead to."""
+    """(task, depth) with every task once: roots (awaited by no task), each followed
+    by what it awaits; then what only cycles lead to."""
     by_id = {t.id: t for t in tasks}
     awaited: dict[int, list] = {}
     for task in tasks:
@@ -51,7 +51,9 @@ def in_tree_order(tasks: list[AsyncTask]) -> list[tuple[AsyncTask, int]]:
             children = [by_id[c] for c in awaited.get(task.id, ()) if c not in placed]
             stack.extend((child, depth + 1) for child in reversed(children))
 
-    for task in tasks:
+    # the running task first, finished ones last; otherwise in the order found
+    for task in sorted(tasks, key=lambda t: 0 if t.running else 1 if t.state == "pending"
+                       else 2):
         if not task.awaited_by:
             walk(task)
     for task in tasks:  # in a cycle, or awaited only from one
