@@ -158,10 +158,19 @@ class FrameReader:
     def code_address(self, frame: int) -> int:
         """The code object a frame runs (one outside any thread's chain too)."""
         lay = self.layout
-        if lay.has_interpreter_frames:
-            return self.mem.ptr(frame + lay.iframe.code) & \
-                (~7 if lay.tagged_code_pointer else ~0)
-        return self.mem.ptr(frame + lay.frame_object.f_code)
+        field = lay.iframe.code if lay.has_interpreter_frames else lay.frame_object.f_code
+        return self._object_at(frame + field)
+
+    def first_variable(self, frame: int) -> int:
+        """A frame's first variable (`self` of a method), 0 when unbound."""
+        lay = self.layout
+        field = lay.iframe.localsplus if lay.has_interpreter_frames \
+            else lay.frame_object.f_localsplus
+        return self._object_at(frame + field)
+
+    def _object_at(self, address: int) -> int:
+        """An object pointer of a frame (3.14+: a `_PyStackRef`, tagged in its low bits)."""
+        return self.mem.ptr(address) & (~7 if self.layout.tagged_code_pointer else ~0)
 
     def first_line(self, code: int) -> PyCodeObject:
         """Where a frame that has run nothing yet is: its `def` line, as its

@@ -315,7 +315,7 @@ class TaskReader:
                 if not awaited:
                     # asyncio's pure-Python Future.__await__ yields the future itself
                     if code.scope == "__await__" and _ASYNCIO_DIR in code.filename:
-                        out.awaited = self.first_local(frame)
+                        out.awaited = self.frames.first_variable(frame)
                     return out
                 current = awaited
             except _BAD as exc:
@@ -394,14 +394,6 @@ class TaskReader:
         awaited = mem.ptr(mem.ptr(frame + t.f_valuestack) + 8 * (depth - 1)) if depth > 0 else 0
         return SUSPENDED, frame, where, awaited
 
-    def first_local(self, frame: int) -> int:
-        """A frame's first variable (`self` of a method)."""
-        lay = self.layout
-        if lay.has_interpreter_frames:
-            return self.mem.ptr(frame + lay.iframe.localsplus) & \
-                (~7 if lay.tagged_code_pointer else ~0)
-        return self.mem.ptr(frame + lay.frame_object.f_localsplus)
-
     # -- what a task awaits, in words -------------------------------------------------------
     def awaits_text(self, awaited: int, chain: _Chain) -> Optional[str]:
         if chain.running:
@@ -426,7 +418,7 @@ class TaskReader:
             if "." in name:
                 return f"{name.split('.<locals>.')[0]}()"
             try:
-                first = self.first_local(frame)
+                first = self.frames.first_variable(frame)
                 if code.scope != "<module>" and first and self._first_is_self(frame):
                     return f"{objs.type_name(first).rsplit('.', 1)[-1]}.{code.scope}()"
             except _BAD:
@@ -609,7 +601,7 @@ def process_tasks(reader, *, detail: bool) -> tuple:
     loops: dict[int, int] = {}  # loop object -> tid of the thread running it
     for thread, _, frame in reader.event_loop_frames:
         try:
-            loops.setdefault(tr.first_local(frame), thread.tid)
+            loops.setdefault(tr.frames.first_variable(frame), thread.tid)
         except MemoryReadError:
             continue
     counts = {loop: 0 for loop in loops}
