@@ -431,7 +431,11 @@ def _dump_of(target: Target, *, cache: bool, locals: bool = False,
     if tasks or reader.event_loop_frames:  # a plain dump only counts them
         # after the tids are settled (from the OS before 3.11, a container's translated)
         from .cpython.tasks import process_tasks
-        found_tasks, event_loops = process_tasks(reader, detail=tasks)
+        try:
+            found_tasks, event_loops = process_tasks(reader, detail=tasks)
+        except Exception as exc:  # noqa: BLE001 - the threads are what must come out
+            log.warning("the asyncio tasks could not be read (%s: %s); please report it",
+                        type(exc).__name__, exc)
     for warning in getattr(target, "warnings", ()):
         log.warning("%s", warning)
     log.info("%d threads, %d memory reads", len(threads), mem.reads)

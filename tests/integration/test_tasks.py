@@ -81,6 +81,8 @@ def check_tasks(document: dict, report: dict, version: tuple) -> None:
     assert by_name["event-waiter"][0]["awaits"] == "Event.wait()"
     assert by_name["sleeper"][0]["awaits"] == "asyncio.sleep()"
     assert by_name["py-waiter"][0]["awaits"] == "Task 'py-task'"
+    assert by_name["yielder"][0]["awaits"] == "asyncio.sleep(0)"
+    assert by_name["not-started"][0]["awaits"] == "its first step (not started yet)"
     assert by_name["py-task"][0]["implementation"] == "asyncio"
     assert by_name["sleeper"][0]["implementation"] == "_asyncio"
     pending += report["many"] - 1  # many-0 is among the reported ones
@@ -110,7 +112,7 @@ def test_tasks_live(interpreter):
         pid = str(target.pid)
         check_tasks(dump_json("remote", "--tasks", pid), target.report, version)
         text = run_pystack("remote", "--tasks", pid)
-        assert text.returncode == 0, text.stderr
+        assert text.returncode == 0 and text.stderr == "", text.stderr
         check_text(text.stdout, target.report)
         plain = run_pystack("remote", pid)
         assert plain.returncode == 0, plain.stderr

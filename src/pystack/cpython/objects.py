@@ -20,7 +20,7 @@ MAX_BYTES = 1 << 20
 MAX_DICT_ENTRIES = 1 << 16
 MAX_DIGITS = 1 << 12
 DIGIT_BITS = 30
-MAX_SET_SLOTS = 1 << 24  # asyncio keeps every task of a large server in one set
+MAX_SET_SLOTS = 1 << 22  # asyncio keeps every task of a large server in one set
 _MINUS_ONE = b"\xff" * 8
 
 

@@ -63,13 +63,14 @@ def tasks_layout(version: tuple) -> Optional[TasksLayout]:
 class _Chain:
     """One task's await chain as read: frames outermost first, and where it ended."""
 
-    __slots__ = ("frames", "frame_addresses", "awaited", "running")
+    __slots__ = ("frames", "frame_addresses", "awaited", "running", "not_started")
 
     def __init__(self) -> None:
         self.frames: list = []
         self.frame_addresses: list = []
         self.awaited = 0  # the object the innermost coroutine awaits, not a coroutine
         self.running = False
+        self.not_started = False  # the innermost coroutine has run nothing yet
 
 
 class TaskReader:
@@ -311,6 +312,7 @@ class TaskReader:
                     out.running = True
                     return out
                 if state == CREATED:
+                    out.not_started = True
                     return out
                 if not awaited:
                     # asyncio's pure-Python Future.__await__ yields the future itself
@@ -398,6 +400,8 @@ class TaskReader:
     def awaits_text(self, awaited: int, chain: _Chain) -> Optional[str]:
         if chain.running:
             return None
+        if chain.not_started:
+            return "its first step (not started yet)"
         objs = self.objects
         try:
             kind = self.kind(awaited) if awaited else ""
@@ -415,6 +419,8 @@ class TaskReader:
             if _ASYNCIO_DIR not in code.filename:
                 break
             name = code.qualname or code.scope
+            if name == "__sleep0":  # sleep(0): a bare yield, to run again next round
+                return "asyncio.sleep(0)"
             if "." in name:
                 return f"{name.split('.<locals>.')[0]}()"
             try:

@@ -3,7 +3,8 @@
 `asyncio_tasks.py [MANY]`: starts tasks that sleep through a chain of coroutines,
 await another task, gather() children, wait on a Lock, a Queue and an Event, iterate
 an async generator, await each other in a circle (a deadlock), run in TaskGroups
-(3.11+) and eagerly (3.12+), are asyncio's pure-Python Task, wait in wait_for(), plus MANY (default 0) identical sleepers; keeps a
+(3.11+) and eagerly (3.12+), are asyncio's pure-Python Task, wait in wait_for(),
+yield with sleep(0), or never start, plus MANY (default 0) identical sleepers; keeps a
 finished, a failed and a cancelled task. Then prints one JSON line describing every
 task as the program itself sees it, and blocks its main task in time.sleep(): that
 task is running, every other one suspended.
@@ -77,6 +78,11 @@ async def wait_for_inner():
 
 async def wait_for_outer():
     await asyncio.wait_for(wait_for_inner(), SLEEP)  # WAIT-FOR
+
+
+async def yielder():
+    while True:
+        await asyncio.sleep(0)  # YIELDER
 
 
 async def finishes():
@@ -165,6 +171,7 @@ async def main(many):
         start(lambda coro, name: asyncio.eager_task_factory(loop, coro, name=name),
               middle(), "eager")
     start(create, wait_for_outer(), "wait-outer")
+    start(create, yielder(), "yielder")
     # asyncio's pure-Python Task, and a C task awaiting it
     start(lambda coro, name: asyncio.tasks._PyTask(coro, name=name), middle(), "py-task")
     start(create, await_task("py-task"), "py-waiter")
@@ -183,6 +190,7 @@ async def main(many):
             inner.set_name("wait-inner")
             TASKS["wait-inner"] = inner
             AWAITED_BY["wait-inner"] = ["wait-outer"]
+    start(create, leaf(), "not-started")  # the loop never runs again: it never starts
     tasks = [t for t in TASKS.values()]
     report = {"pid": os.getpid(), "tasks": [
         {"name": t.get_name(), "state": state(t), "stack": chain(t) if not t.done() else [],
