@@ -21,7 +21,6 @@ from conftest import INTERPRETERS, run_pystack
 from integration.targets_util import started
 from integration.test_core import core_args, gcore
 
-WANTED = ("pyenv-3.11.7", "pyenv-2.7.18", "sid-3.14")
 DAMAGES = ("back-garbage", "back-self", "filename", "linetable")
 
 HEADER = re.compile(r"^Traceback for thread (\d+)(?: \((.*)\))? \[(.*)\] \(most recent call last\):$")
@@ -30,11 +29,15 @@ CORRUPTED = re.compile(r"^    \(corrupted frame at 0x([0-9a-f]+)\)$")
 
 
 def interpreters():
-    chosen = [i for i in INTERPRETERS if i["name"] in WANTED and os.path.exists(i["exe"])]
+    """One interpreter of every minor version provisioned (the first listed)."""
+    chosen: dict = {}
+    for interpreter in INTERPRETERS:
+        minor = tuple(interpreter["version"].split(".")[:2])
+        if minor not in chosen and os.path.exists(interpreter["exe"]):
+            chosen[minor] = interpreter
     if not chosen:
-        return [pytest.param(None, marks=pytest.mark.skip(
-            reason="no pyenv 3.11.7 / 2.7.18 / sid 3.14 provisioned"))]
-    return [pytest.param(i, id=i["name"]) for i in chosen]
+        return [pytest.param(None, marks=pytest.mark.skip(reason="no interpreter provisioned"))]
+    return [pytest.param(i, id=i["name"]) for i in chosen.values()]
 
 
 def offsets(version: str) -> dict:
@@ -81,8 +84,13 @@ def check(output: str, report: dict) -> None:
         assert got[thread["tid"]]["name"] == thread["name"], output
         if thread["name"] != "damaged":
             assert printed == frames, output
-        elif thread["marker"] is None:  # a cut line table: same frames, a line may differ
+        elif thread["marker"] is None:  # a cut line table: middle()'s line may differ,
+            # and outer()'s: the same bytecode, so the same table object in some versions
             assert [f[:2] for f in printed] == [f[:2] for f in frames], output
+            sharing = ("middle", "outer")
+            assert [f for f in printed if f[1] not in sharing] == \
+                [f for f in frames if f[1] not in sharing], output
+            assert all(f[2] > 0 for f in printed), output
             assert "(corrupted" not in output
         else:
             assert printed == [("corrupted", thread["marker"])] + frames[-thread["kept"]:], \
@@ -100,7 +108,7 @@ def test_damaged_thread_live_and_from_core(interpreter, damage, tmp_path):
         check(live.stdout, target.report)
         assert target.proc.poll() is None  # reading it did not kill it
         if not shutil.which("gcore"):
-            return
+            pytest.skip("the live half passed; the core half needs gdb's gcore")
         core = gcore(interpreter, target, tmp_path)
         os.rename(core, tmp_path / "core")
     result = run_pystack(*core_args(interpreter, str(tmp_path / "core")))

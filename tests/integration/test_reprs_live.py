@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from typing import Optional
 import select
 import shutil
 import subprocess
@@ -377,16 +378,67 @@ def _pattern(text: str) -> str:
     return "".join(parts)
 
 
-def is_cut_of(out: str, full: str, truncated: bool = False) -> bool:
-    """`out` is `full`, or a prefix of it followed by `...` and closing quotes/brackets."""
+_OPENERS = {"[": "]", "(": ")", "{": "}", "<": ">"}
+#: The longest escape a str or bytes repr writes for one character (`\U0001f600`).
+LONGEST_ESCAPE = 10
+
+
+def closers_of(prefix: str) -> str:
+    """What closes every bracket and quote still open at the end of `prefix`, innermost
+    first: the only tail a cut of a repr may have after its `...`."""
+    stack: list = []
+    quote, escaped = "", False
+    for ch in prefix:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+                stack.pop()
+        elif ch in "'\"":
+            quote = ch
+            stack.append(ch)
+        elif ch in _OPENERS:
+            stack.append(_OPENERS[ch])
+        elif stack and ch == stack[-1]:
+            stack.pop()
+    return "".join(reversed(stack))
+
+
+def is_cut_of(out: str, full: str, truncated: bool = False,
+              max_len: Optional[int] = None) -> bool:
+    """`out` is `full`, or exactly a cut of it: a prefix, `...`, then what closes the
+    brackets and quotes the prefix left open.
+
+    With `max_len`: what fits is never cut, a cut fits, and it is as long as it can be:
+    the next piece of `full` (a character inside a quote, else everything up to the
+    next `, `: what is written whole) would not have fitted as well."""
     if out == full or re.fullmatch(_pattern(out), full, re.S):
-        return True
+        return max_len is None or len(out) <= max_len or bool(_MARKER.search(out))
     if truncated and re.match(_pattern(out), full, re.S):
         return True
+    if max_len is not None and (len(full) <= max_len or len(out) > max_len):
+        return False
     for i in range(len(out) - 3, -1, -1):
-        if out[i:i + 3] == "..." and set(out[i + 3:]) <= _CLOSERS:
-            if re.match(_pattern(out[:i]), full, re.S):
-                return True
+        if out[i:i + 3] != "..." or not set(out[i + 3:]) <= _CLOSERS:
+            continue
+        prefix, tail = out[:i], out[i + 3:]
+        found = re.match(_pattern(prefix), full, re.S)
+        if found is None or tail != closers_of(prefix):
+            continue
+        if max_len is None:
+            return True
+        rest = full[found.end():]
+        if tail[:1] in ("'", '"'):  # the cut is inside a str or bytes
+            piece = LONGEST_ESCAPE if rest.startswith("\\") else 1
+        elif rest.startswith(", "):  # after an item: the separator and the next one
+            piece = 2 + len(rest[2:].split(", ", 1)[0])
+        else:
+            piece = len(rest.split(", ", 1)[0]) or 1
+        closing = max(len(tail), len(closers_of(prefix + rest[:piece])))
+        return len(prefix) + piece + 3 + closing > max_len
     return False
 
 
@@ -489,7 +541,8 @@ def test_default_budget_is_a_visible_cut(rendered):
         elif r["check"] == "generic":
             if not re.fullmatch(_expected_full(r), short):
                 bad.append(f"{r['label']}: {short!r}")
-        elif not is_cut_of(short, r["expected"], r["truncated"]):
+        elif not is_cut_of(short, r["expected"], r["truncated"],
+                           max_len=None if r["truncated"] else DEFAULT_MAX_LEN):
             bad.append(f"{r['label']}: {short!r} is no cut of {r['expected'][:200]!r}")
     assert not bad, f"{interp['name']}: {len(bad)} bad\n" + "\n".join(bad)
 

@@ -517,14 +517,25 @@ def _sid_case(work_inside: str, root: str, section: bool) -> tuple[dict, dict]:
 SID_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), ".targets", "sid")
 
+def _provisioned_version(name_or_exe: str, default: str) -> str:
+    """The exact version of a provisioned interpreter, by manifest name or executable
+    (the manifest follows Debian's updates: a hardcoded patch version would break when
+    sid or the host moves on)."""
+    for interpreter in INTERPRETERS:
+        if name_or_exe in (interpreter["name"], interpreter["exe"]):
+            return interpreter["version"]
+    return default
+
+
 #: case -> (what -v must name as the method, the version -v must print)
 CASES = {
     "pyenv-3.9-stripped": ("symbol _PyRuntime", "3.9"),
     "pyenv-3.9-hidden": ("scan of .data/.bss", "3.9"),
     "pyenv-2.7-stripped": (None, "2.7"),  # _PyThreadState_Current if a thread holds the GIL
-    "debian-static-3.11-hidden": ("scan of .data/.bss", "3.11.2"),
-    "sid-3.14-section": ("section .PyRuntime", "3.14.10"),
-    "sid-3.14-hidden": ("_Py_DebugOffsets", "3.14.10"),
+    "debian-static-3.11-hidden": ("scan of .data/.bss",
+                                  _provisioned_version("/usr/bin/python3.11", "3.11")),
+    "sid-3.14-section": ("section .PyRuntime", _provisioned_version("sid-3.14", "3.14")),
+    "sid-3.14-hidden": ("_Py_DebugOffsets", _provisioned_version("sid-3.14", "3.14")),
 }
 
 

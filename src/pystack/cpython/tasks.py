@@ -27,12 +27,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
     from typing import Iterator, Optional
 
-#: Tasks read at most: past this the rest are counted as unread, with a warning.
+#: Tasks read at most: past this the rest are not read, with a warning.
 MAX_TASKS = 1 << 20
 #: Objects followed down one await chain at most (a cycle of generators ends there).
 MAX_CHAIN = 256
-#: Tasks named in the `awaited_by` of one gather()'s children at most, and the
-#: depth of gathers of gathers followed.
+#: Items of one list read at most (a future's callbacks, a gather()'s children), and
+#: the depth of gathers of gathers followed.
 MAX_CHILDREN = 1 << 16
 MAX_GATHER_DEPTH = 32
 
@@ -475,7 +475,7 @@ class TaskReader:
             try:
                 _, _, _, waiter, _, _ = self.fields(address)
                 if waiter:
-                    for child in self._awaited_tasks(waiter, 0):
+                    for child in self._awaited_tasks(waiter):
                         add(child, address)
                 for callback in self._callbacks(address):
                     for waiting in self._waiters_of_callback(callback):
@@ -485,17 +485,23 @@ class TaskReader:
         for address, waiters in found.items():
             tasks[address].awaited_by = waiters
 
-    def _awaited_tasks(self, future: int, depth: int) -> list:
-        """The tasks a future stands for: itself, or a gather()'s children."""
-        if self.kind(future) in ("ctask", "pytask"):
-            return [future]
-        if depth < MAX_GATHER_DEPTH and self.objects.type_name(future) == "_GatheringFuture":
-            children = self.objects.attribute(future, "_children")
-            out: list = []
-            for child in self._list_items(children) if children else ():
-                out += self._awaited_tasks(child, depth + 1)
-            return out
-        return []
+    def _awaited_tasks(self, future: int) -> list:
+        """The tasks a future stands for: itself, or a gather()'s children (gathers
+        of gathers too, MAX_GATHER_DEPTH deep, MAX_CHILDREN futures looked at)."""
+        out: list = []
+        pending = [(future, 0)]
+        looked_at = 0
+        while pending and looked_at < MAX_CHILDREN:
+            item, depth = pending.pop()
+            looked_at += 1
+            if self.kind(item) in ("ctask", "pytask"):
+                out.append(item)
+            elif depth < MAX_GATHER_DEPTH and \
+                    self.objects.type_name(item) == "_GatheringFuture":
+                children = self.objects.attribute(item, "_children")
+                pending += [(child, depth + 1) for child in
+                            reversed(self._list_items(children) if children else [])]
+        return out
 
     def _callbacks(self, future: int) -> list:
         """The callbacks a pending future will call when it is done."""

@@ -1,4 +1,4 @@
-"""A target that damages its own frames or code objects (runs on CPython 2.7 and 3.11+).
+"""A target that damages its own frames or code objects (CPython 2.7 and 3.6+).
 
 The thread "damaged" runs outer() -> middle() -> inner(); inner() describes its own
 stack, then through ctypes breaks one thing of middle() (TARGET_DAMAGE):

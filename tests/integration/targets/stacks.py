@@ -2,7 +2,8 @@
 
 It starts threads that block in many shapes of Python code (deep recursion,
 generators, a coroutine driven by asyncio, closures, lambdas, methods, a lock wait in
-C), waits until every one of them is parked on its line marked `# BLOCK`, then prints
+C, a call spread over lines, a comprehension, a decorator, a line far below the one
+before it), waits until every one of them is parked on its line marked `# BLOCK`, then prints
 one JSON line describing every thread as the interpreter itself sees it
 (`sys._current_frames()`, thread names, kernel thread ids) and blocks forever.
 SIGUSR1 makes it print "alive", so a test can check it still runs after a dump.
@@ -97,6 +98,197 @@ def crash_when_told():
     ctypes.memset(1, 0, 1)  # CRASH
 
 
+def far_below():
+    """The blocking line lies 150+ lines below the previous one: its line-table step
+    takes more than 127 (a byte read as signed would go backwards)."""
+    register()
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    # .
+    time.sleep(SLEEP)  # BLOCK
+
+
+def multi_line_call():
+    """Blocked inside a call spread over lines: the call's instruction and the one
+    before it (loading the argument) are on different lines."""
+    register()
+    time.sleep(  # BLOCK
+        SLEEP  # BLOCK
+    )
+
+
+def in_comprehension():
+    register()
+    return [time.sleep(SLEEP) for _ in range(1)]  # BLOCK
+
+
+def blocking_decorator(function):
+    def wrapper(*args):
+        register()
+        time.sleep(SLEEP)  # BLOCK
+        return function(*args)
+    return wrapper
+
+
+@blocking_decorator
+def decorated():
+    pass
+
+
+def spanning_expression():
+    register()
+    return (1 +
+            len(str(time.sleep(SLEEP))) +  # BLOCK
+            2)
+
+
 HELD = threading.Lock()
 HELD.acquire()
 
@@ -154,6 +346,11 @@ def main():
         start(make_closure(HELD), "closure-lock"),
         start(Worker().method, "method-lambda"),
         start(construct, "class-init"),
+        start(far_below, "far-below"),
+        start(multi_line_call, "multi-line-call"),
+        start(in_comprehension, "comprehension"),
+        start(decorated, "decorated"),
+        start(spanning_expression, "spanning-expression"),
     ]
     if sys.version_info >= (3, 5):
         import stacks_async
