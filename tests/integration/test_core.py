@@ -69,8 +69,9 @@ def test_gcore(interpreter, tmp_path):
         core = gcore(interpreter, target, tmp_path)
         assert target.is_alive_and_running()
         os.rename(core, tmp_path / "core")  # the target's folder goes with it
-    core = str(tmp_path / "core")
-    result = run_pystack(*core_args(interpreter, core))
+        core = str(tmp_path / "core")
+        # read while its scripts are there: their source lines are compared
+        result = run_pystack(*core_args(interpreter, core))
     assert result.returncode == 0, result.stderr
     assert_same_stacks(result.stdout, target.report)
     assert header_value(result.stdout, "pid") == str(target.pid)

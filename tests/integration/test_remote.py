@@ -17,7 +17,15 @@ def expected_threads(report: dict) -> dict[int, dict]:
     return {t["tid"]: t for t in report["threads"]}
 
 
-def assert_same_stacks(output: str, report: dict) -> None:
+#: A line a plain dump may print under a thread's frames: its event loop's tasks.
+LOOP_LINE = "    (asyncio event loop: "
+
+
+def assert_same_stacks(output: str, report: dict, sources: bool = True) -> None:
+    """Every thread the target reported with its name, its frames (file, function,
+    line) and, with `sources`, the source line under each as the target's `linecache`
+    gives it; no status (every thread sleeps or waits), no native frame, no
+    corruption marker or notice."""
     got = parse(output)
     want = expected_threads(report)
     assert sorted(got) == sorted(want), output
@@ -26,6 +34,13 @@ def assert_same_stacks(output: str, report: dict) -> None:
         expected = [(f["file"], f["name"], f["line"]) for f in thread["frames"]]
         assert frames == expected, f"thread {tid} ({thread['name']})"
         assert got[tid]["name"] == thread["name"]
+        if sources:
+            assert [f["code"] for f in got[tid]["frames"]] == \
+                [f.get("code") or None for f in thread["frames"]], f"thread {tid}"
+        assert got[tid]["status"] == "", (tid, got[tid]["status"])
+        assert got[tid]["native"] == [], tid
+        assert [line for line in got[tid]["others"] if not line.startswith(LOOP_LINE)] \
+            == [], (tid, got[tid]["others"])
 
 
 @pytest.mark.parametrize("interpreter", interpreter_params())
