@@ -29,6 +29,7 @@ except AttributeError:  # before 3.8: ask the kernel
         return _libc.syscall(186)  # SYS_gettid on x86-64
 
 NATIVE_IDS = {}
+CHURNING = []  # the churn thread (TARGET_CHURN), whose stack is never the same twice
 SLEEP = 100000
 DEPTH = int(os.environ.get("TARGET_DEPTH", "300"))
 
@@ -289,6 +290,18 @@ def spanning_expression():
             2)
 
 
+def churn_down(n):
+    return churn_down(n - 1) if n else 0
+
+
+def churn():
+    """TARGET_CHURN: a thread whose stack grows and shrinks without pause (torn reads
+    for --no-block); it is left out of the report."""
+    register()
+    while True:
+        churn_down(50)
+
+
 HELD = threading.Lock()
 HELD.acquire()
 
@@ -355,6 +368,8 @@ def main():
     if sys.version_info >= (3, 5):
         import stacks_async
         threads.append(start(lambda: stacks_async.run(register, SLEEP), "asyncio-loop"))
+    if os.environ.get("TARGET_CHURN"):
+        CHURNING.append(start(churn, "churn"))
     if os.environ.get("TARGET_CRASHER"):
         threads.append(start(crash_when_told, "crasher"))
     for i in range(int(os.environ.get("TARGET_EXTRA_THREADS", "2"))):
@@ -380,6 +395,8 @@ def report_and_block():
     report = {"pid": os.getpid(), "version": list(sys.version_info[:3]),
               "executable": os.path.realpath(sys.executable), "threads": []}
     for ident, frame in frames.items():
+        if any(t.ident == ident for t in CHURNING):
+            continue
         stack = describe(frame)
         if ident == me:
             stack[-1]["line"] = marked_line("# MAIN")
