@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import types
 
 import pytest
 
@@ -21,6 +22,7 @@ from integration.parse_output import expand_numbers as expand, parse
 from integration.targets_util import started, wait_until_sleeping
 from integration.test_core import core_args, gcore, kernel_cores_possible
 from integration.test_locals_status import frame_variables, start as start_status
+from integration.test_locals_status import _HOST_DIRS
 from integration.test_remote import assert_same_stacks
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -131,13 +133,12 @@ def test_json_locals_and_gil_match_text_and_target(interpreter, tmp_path):
             arguments, local_vars = frame_variables(run_pystack(*cut).stdout, "zoo")
             assert (zoo["arguments"], zoo["locals"]) == (arguments, local_vars)
             assert zoo["locals"]["big"] != report["locals"]["big"] or length == "80"
-        if interpreter["root"] in ("/", "") and shutil.which("gcore"):
-            prefix = str(tmp_path / "core")  # host gdb only: see test_core.gcore
-            subprocess.run(["gcore", "-o", prefix, str(report["pid"])], check=True,
-                           capture_output=True, timeout=120)
-            core = ["core", f"{prefix}.{report['pid']}", "--locals", "--locals-max-length",
-                    "100000"]
-            check_locals_and_status(dump_json(*core), run_pystack(*core).stdout, report)
+        if shutil.which("gcore"):
+            core = gcore(interpreter, types.SimpleNamespace(
+                pid=report["pid"], host_dir=_HOST_DIRS[report["pid"]]), tmp_path)
+            args = core_args(interpreter, core) + ["--locals", "--locals-max-length",
+                                                   "100000"]
+            check_locals_and_status(dump_json(*args), run_pystack(*args).stdout, report)
     finally:
         proc.kill()
         proc.wait()

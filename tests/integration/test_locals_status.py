@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import shutil
 import subprocess
-import time
+import types
 
 import pytest
 
 from conftest import interpreter_params, run_pystack
 from integration.parse_output import parse
 from integration.targets_util import _stage_scripts, wait_until_sleeping
+from integration.test_core import core_args, gcore
+
+
+#: pid -> the host folder its scripts were staged in (for gcore inside a chroot).
+_HOST_DIRS: dict = {}
 
 
 def start(interpreter: dict, mode: str):
@@ -22,7 +27,24 @@ def start(interpreter: dict, mode: str):
     if not line:
         proc.kill()
         raise RuntimeError(proc.stderr.read())
-    return proc, json.loads(line)
+    report = json.loads(line)
+    _HOST_DIRS[report["pid"]] = host_dir
+    return proc, report
+
+
+def core_of(interpreter: dict, report: dict, tmp_path, *options: str) -> str:
+    """A gcore core of a status.py target (the chroot's own gdb for sid targets) and
+    pystack's text dump of it with `options`; the core is removed after."""
+    if not shutil.which("gcore"):
+        pytest.skip("the live half passed; the core half needs gdb's gcore")
+    target = types.SimpleNamespace(pid=report["pid"], host_dir=_HOST_DIRS[report["pid"]])
+    core = gcore(interpreter, target, tmp_path)
+    try:
+        result = run_pystack(*core_args(interpreter, core), *options)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+    finally:
+        os.unlink(core)
 
 
 def frame_variables(output: str, function: str) -> tuple[dict, dict]:
@@ -84,29 +106,20 @@ def test_locals_and_gil_live_and_core(interpreter, tmp_path):
         assert short["words"] == report["locals"]["words"]
 
         for attempt in range(4):  # 2.7: see above, a core can land in the switch too
-            prefix = str(tmp_path / f"core{attempt}")
-            subprocess.run(["gcore", "-o", prefix, str(report["pid"])], check=True,
-                           capture_output=True, timeout=120)
-            args = ["core", f"{prefix}.{report['pid']}", "--locals", "--locals-max-length",
-                    "100000"]
-            if interpreter["root"] not in ("/", ""):
-                args += ["--lib-search-root", interpreter["root"]]
-            from_core = run_pystack(*args)
-            assert from_core.returncode == 0, from_core.stderr
-            os.unlink(f"{prefix}.{report['pid']}")
-            if parse(from_core.stdout)[report["tids"]["spinner"]]["status"] or \
+            from_core = core_of(interpreter, report, tmp_path, "--locals",
+                                "--locals-max-length", "100000")
+            if parse(from_core)[report["tids"]["spinner"]]["status"] or \
                     interpreter["version"] >= "3":
                 break
-        if interpreter["root"] in ("/", ""):  # host gdb: see test_core.gcore
-            check_locals(from_core.stdout, report)
-            check_status(from_core.stdout, report)
+        check_locals(from_core, report)
+        check_status(from_core, report)
     finally:
         proc.kill()
         proc.wait()
 
 
 @pytest.mark.parametrize("interpreter", interpreter_params())
-def test_garbage_collecting_thread(interpreter):
+def test_garbage_collecting_thread(interpreter, tmp_path):
     if tuple(int(x) for x in interpreter["version"].split(".")[:2]) < (3, 7):
         pytest.skip("2.7 and 3.6 keep the collecting flag in a static of gcmodule.c")
     proc, report = start(interpreter, "gc")
@@ -114,9 +127,10 @@ def test_garbage_collecting_thread(interpreter):
         wait_until_sleeping(report["pid"], tid=report["tids"]["collector"])
         result = run_pystack("remote", str(report["pid"]))
         assert result.returncode == 0, result.stderr
-        threads = parse(result.stdout)
-        assert "Garbage collecting" in threads[report["tids"]["collector"]]["status"]
-        assert "Garbage collecting" not in threads[report["tids"]["main"]]["status"]
+        for output in (result.stdout, core_of(interpreter, report, tmp_path)):
+            threads = parse(output)
+            assert "Garbage collecting" in threads[report["tids"]["collector"]]["status"]
+            assert "Garbage collecting" not in threads[report["tids"]["main"]]["status"]
     finally:
         proc.kill()
         proc.wait()
