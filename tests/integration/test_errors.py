@@ -167,10 +167,19 @@ def test_interpreter_not_initialised_or_finalised(embedder, finalised):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_killing_pystack_mid_dump_leaves_the_target_running(sig):
-    """Whatever kills us while the target is stopped, the target runs on."""
+    """Whatever kills us while the target is stopped, the target runs on.
+
+    The target's 1,000 threads, 150 frames deep each, keep a dump reading for about a
+    second with every thread stopped: each signal is sent while the target is seen
+    stopped and pystack still runs, so it always lands mid-dump."""
     code = ("import threading, time\n"
-            "for _ in range(50):\n"
-            "    threading.Thread(target=time.sleep, args=(100,), daemon=True).start()\n"
+            "def deep(n):\n"
+            "    if n == 0:\n"
+            "        time.sleep(100)\n"
+            "    deep(n - 1)\n"
+            "for _ in range(1000):\n"
+            "    threading.Thread(target=deep, args=(150,), daemon=True).start()\n"
+            "time.sleep(1)\n"
             "print('ready', flush=True)\n"
             "time.sleep(100)\n")
     target = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -194,8 +203,9 @@ def test_killing_pystack_mid_dump_leaves_the_target_running(sig):
             deadline = time.time() + 10
             while "t" not in task_states() and time.time() < deadline:
                 time.sleep(0.002)
-            assert "t" in task_states() or dumper.poll() is not None
             time.sleep(delay)
+            # mid-dump for certain: the target stopped, pystack not done with it
+            assert "t" in task_states() and dumper.poll() is None, delay
             dumper.send_signal(sig)
             _, err = dumper.communicate(timeout=30)
             assert "Traceback" not in err
