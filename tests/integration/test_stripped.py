@@ -34,6 +34,7 @@ from typing import Optional
 
 import pytest
 
+from timing import assert_quick
 from conftest import INTERPRETERS, interpreter_params, run_pystack
 from integration.targets_util import started
 from integration.test_core import core_args, gcore, kernel_cores_possible
@@ -351,7 +352,7 @@ def test_version_from_rodata_of_real_builds(interpreter):
     version = scan.version_from_rodata(binary.static_data())
     elapsed = time.perf_counter() - started_at
     assert version == tuple(int(x) for x in interpreter["version"].split("."))
-    assert elapsed < 0.5
+    assert_quick(elapsed, 40, "reading the version from static data")  # 0.5 s idle
 
 
 # ======================================================================================
@@ -400,7 +401,7 @@ def test_data_scan_is_fast():
         found = locate_mod.locate(process, Memory(process), StackMethod.BSS)
         elapsed = time.perf_counter() - started_at
     assert found.method == "scan of .data/.bss"
-    assert elapsed < 0.5, elapsed
+    assert_quick(elapsed, 40, "the .data/.bss scan")  # 0.5 s idle
 
 
 # ======================================================================================

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import interpreter_params, run_pystack
+from timing import assert_quick
 from integration.targets_util import started
 from integration.test_core import core_args, gcore, kernel_cores_possible
 from integration.test_json_group import dump_json, version_of
@@ -169,4 +170,4 @@ def test_a_hundred_thousand_tasks_take_seconds(interpreter):
         assert result.returncode == 0, result.stderr
         assert re.search(r"^100,000 tasks like this: 'many-", result.stdout, re.M)
         assert len(result.stdout.splitlines()) < 400
-        assert took < 30, took
+        assert_quick(took, 2400, "listing 100,000 tasks")  # 30 s idle; 4.4 s measured

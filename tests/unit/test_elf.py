@@ -32,6 +32,7 @@ try:
 except ImportError:  # running from a source checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
+from timing import assert_quick
 from pystack.binaries import elf as elfmod
 from pystack.binaries.elf import ET_CORE, ET_DYN, ET_EXEC, ElfFile, Note, Section, Segment
 from pystack.errors import ElfError
@@ -767,7 +768,7 @@ def test_core_with_many_notes_is_fast(tmp_path: Path) -> None:
         assert notes[i].owner == ("CORE" if i % 3 else "LINUX")
         assert notes[i].type == i % 7
         assert bytes(notes[i].desc) == bytes([i % 256]) * (i % 13)
-    assert elapsed < 1.0, f"{count} notes took {elapsed:.3f}s"
+    assert_quick(elapsed, 80, f"reading {count} notes")  # 1 s idle
 
 
 def test_note_alignment_4_and_8(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from timing import assert_quick
+
 try:
     from pystack.cpython.linetable import (
         Location,
@@ -952,4 +954,4 @@ def test_pathological_tables_are_linear(table: bytes) -> None:
         lnotab_line(table, 1, addr)
         linetable310_line(table, 1, addr)
         location311(table, 1, addr)
-    assert time.perf_counter() - start < 5.0
+    assert_quick(time.perf_counter() - start, 400, "decoding corrupted tables")  # 5 s idle
