@@ -43,3 +43,28 @@ def pytest_report_header(config):
     if not INTERPRETERS:
         return "target interpreters: none provisioned (integration tests skipped)"
     return "target interpreters: " + ", ".join(i["name"] for i in INTERPRETERS)
+
+
+#: Skips past this many are a machine that lacks what the suite tests against (the
+#: pyenv builds, gdb, the sid chroot): the summary says so in capitals.
+MANY_SKIPS = 20
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how many tests did not run and why, once, at the very end: a green run
+    that skipped the interpreters it was meant to check proves little."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: dict = {}
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.replace("Skipped: ", "", 1)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    title = f"{len(skipped)} tests skipped"
+    if len(skipped) > MANY_SKIPS:
+        title = f"WARNING: {title}: this machine lacks part of what the suite checks against"
+    terminalreporter.write_sep("=", title, yellow=True, bold=len(skipped) > MANY_SKIPS)
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{count:5d}  {reason}")
