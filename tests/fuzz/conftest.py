@@ -31,6 +31,9 @@ def subjects(fuzz_dir):
 
     class Lazy(dict):
         def __missing__(self, name):
+            why_not = fuzzlib.missing_python(name)
+            if why_not:
+                pytest.skip(why_not)
             work = fuzz_dir / name
             work.mkdir()
             self[name] = fuzzlib.build_subject(name, str(work))

@@ -36,8 +36,18 @@ if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
 PYENV = "/root/.pyenv/versions"
+
+
+def _first_present(*paths: str) -> str:
+    """The first of `paths` that exists (the last when none does: skipped then)."""
+    return next((p for p in paths if os.access(p, os.X_OK)), paths[-1])
+
+
+#: The interpreters the fuzzed cores are made of: pyenv's (a shared libpython) where
+#: present; else any 3.11 on the machine (Debian's static one) will do.
 PYTHONS = {
-    "3.11": os.path.join(PYENV, "3.11.7", "bin", "python"),
+    "3.11": _first_present(os.path.join(PYENV, "3.11.7", "bin", "python"),
+                           "/usr/bin/python3.11"),
     "2.7": os.path.join(PYENV, "2.7.18", "bin", "python"),
 }
 LIBPYTHON = {
@@ -667,10 +677,13 @@ def have_tools() -> Optional[str]:
     """Why the fuzz tests cannot run here, or None."""
     if not shutil.which("gcore"):
         return "needs gdb's gcore"
-    for name, python in PYTHONS.items():
-        if not os.access(python, os.X_OK):
-            return f"needs {python}"
     return None
+
+
+def missing_python(name: str) -> Optional[str]:
+    """Why the subject `name` cannot be made here, or None."""
+    python = PYTHONS[name]
+    return None if os.access(python, os.X_OK) else f"needs {python}"
 
 
 # ----------------------------------------------------------------- crafted long chains
