@@ -87,10 +87,48 @@ def check_merged(output: str, tids: dict) -> None:
         assert not any("_PyEval_EvalFrameDefault" in line for line in lines)
 
 
-def run_checks(args: list[str], tids: dict) -> None:
+PYTHON_LINE = re.compile(r'^\(Python\) File "(.*)", line (\d+), in (.*)$')
+
+
+def check_python_frames(output: str, report: dict) -> None:
+    """Merged with native frames, every thread's Python frames are still the ones the
+    target reported, in its order: the threads called back from C (several eval-loop
+    calls each, groups of different sizes) fail if groups are matched out of order."""
+    threads = blocks(output)
+    for name, tid in report["tids"].items():
+        if name == "main":
+            continue
+        expected = report["frames"][str(report["idents"][str(tid)])]
+        printed = [PYTHON_LINE.match(line).groups() for line in threads[tid]
+                   if line.startswith("(Python)")]
+        assert [(f, int(n), q.rsplit(".", 1)[-1]) for f, n, q in printed] == \
+            [(f, n, c) for f, c, n in expected], (name, threads[tid])
+        assert not any("native frames not shown" in line for line in threads[tid])
+    # where C called Python back, C frames stand between the two Python frames
+    for name, pairs in CALLED_BACK.items():
+        lines = threads[report["tids"][name]]
+        for caller, callee in pairs:
+            start = next(i for i, line in enumerate(lines) if line.endswith(f" in {caller}")
+                         or line.endswith(f".{caller}"))
+            end = next(i for i, line in enumerate(lines) if i > start and (
+                line.endswith(f" in {callee}") or line.endswith(f".{callee}")))
+            assert any(line.startswith("(C)") for line in lines[start:end]), \
+                (caller, callee, lines)
+
+
+#: Threads of native_target.py whose Python frames C calls back: (caller, callee).
+CALLED_BACK = {
+    "callbacks": [("callbacks", "by_key"), ("by_key", "by_map"), ("by_map", "by_reduce")],
+    "init": [("in_init", "__init__"), ("__init__", "__eq__"), ("compare_in_c", "compare")],
+}
+
+
+def run_checks(args: list[str], report: dict) -> None:
+    tids = report["tids"]
     merged = run_pystack(*args[:1], "--native", *args[1:])
     assert merged.returncode == 0, merged.stderr
     check_merged(merged.stdout, tids)
+    check_python_frames(merged.stdout, report)
     everything = run_pystack(*args[:1], "--native-all", *args[1:])
     assert everything.returncode == 0, everything.stderr
     extra = [lines for tid, lines in blocks(everything.stdout).items()
@@ -111,7 +149,7 @@ def test_native_live_and_core(interpreter, library, tmp_path):
     target = NativeTarget(interpreter, library)
     try:
         tids = target.report["tids"]
-        run_checks(["remote", str(target.pid)], tids)
+        run_checks(["remote", str(target.pid)], target.report)
         target.host_dir = target.host_dir  # gcore() writes there for chroot targets
         core = gcore(interpreter, target, tmp_path)
         args = ["core", core]
@@ -126,7 +164,8 @@ def test_native_live_and_core(interpreter, library, tmp_path):
                                   "--lib-search-path", ":".join(dirs))
             assert by_path.returncode == 0, by_path.stderr
             check_merged(by_path.stdout, tids)
+            check_python_frames(by_path.stdout, target.report)
             args += ["--lib-search-root", root]
-        run_checks(args, tids)
+        run_checks(args, target.report)
     finally:
         target.close()
