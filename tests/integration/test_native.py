@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -150,6 +151,14 @@ def test_native_live_and_core(interpreter, library, tmp_path):
     try:
         tids = target.report["tids"]
         run_checks(["remote", str(target.pid)], target.report)
+        # gdb attached inside the sid chroot misreads other threads' registers (it
+        # unwinds them from where they started): sid targets are held to gdb's reading
+        # of their core only
+        if shutil.which("gdb") and interpreter["root"] in ("/", ""):
+            # the same stopped process: gdb leaves it as it found it
+            ours = run_pystack("remote", "--native-all", str(target.pid))
+            check_against_gdb(ours.stdout, gdb_stacks(interpreter, "-p", str(target.pid)),
+                              tids)
         target.host_dir = target.host_dir  # gcore() writes there for chroot targets
         core = gcore(interpreter, target, tmp_path)
         args = ["core", core]
@@ -167,5 +176,168 @@ def test_native_live_and_core(interpreter, library, tmp_path):
             check_python_frames(by_path.stdout, target.report)
             args += ["--lib-search-root", root]
         run_checks(args, target.report)
+        if shutil.which("gdb"):  # the same core
+            root = interpreter["root"]
+            inside = (lambda path: path[len(root):]) if root not in ("/", "") else str
+            ours = run_pystack(*args[:1], "--native-all", *args[1:])
+            # sid's link-time optimised builds: the host's libdw (0.188) finds no scope
+            # at their pcs (`dwarf_getscopes` returns none in the unit covering them),
+            # so their inlined calls are not shown; gdb shows them. Compared without.
+            check_against_gdb(ours.stdout, gdb_stacks(interpreter, inside(interpreter["exe"]),
+                                                      inside(core)), tids,
+                              inlined=root in ("/", ""))
     finally:
         target.close()
+
+
+# -- gdb as the oracle -----------------------------------------------------------------
+
+C_LINE = re.compile(r"^\(C\) File .*, line \d+, in (.*?)( \(inlined\))? \([^()]*\)$")
+
+
+def _plain(name: str) -> str:
+    """A function's name as both tools can agree on it: no parameters, no clone
+    suffix (`.part.0`, `.cold`), no glibc alias prefix (`__GI___clock_nanosleep`,
+    `__clone3`, `__libc_pause`); unknown functions all read `??`."""
+    from pystack.native.merge import base_name
+    if name.endswith(")") and "(" in name and not name.startswith("("):
+        depth = 0
+        for i in range(len(name) - 1, -1, -1):  # the parameter list's opening bracket
+            depth += {")": 1, "(": -1}.get(name[i], 0)
+            if depth == 0:
+                name = name[:i]
+                break
+    name = base_name(name)
+    if " " in name and "<" in name:  # a template function's return type: `int ns::f<int>`
+        depth, cut = 0, 0
+        for i, ch in enumerate(name):
+            depth += {"<": 1, ">": -1}.get(ch, 0)
+            if ch == " " and depth == 0:
+                cut = i + 1
+        name = name[cut:]
+    if name.endswith("_impl") and name.startswith("__libc_"):  # __libc_start_main_impl
+        name = name[:-len("_impl")]
+    if name.startswith("__GI_"):
+        name = name[len("__GI_"):]
+    name = name.lstrip("_")
+    if name.startswith("libc_"):
+        name = name[len("libc_"):]
+    return "??" if name.strip("?") == "" else name
+
+
+def _comparable(frames: list) -> list:
+    """Outermost-first (name, inlined) with the interpreter's plumbing dropped and
+    every run of eval-loop calls (or Python frames) one `PY`."""
+    out: list = []
+    for name, inline in frames:
+        name = _plain(name) if name != "PY" else name
+        if _is_eval(name):
+            name = "PY"
+        elif _is_plumbing(name):
+            continue
+        if name == "PY" and out and out[-1][0] == "PY":
+            continue
+        out.append((name, inline))
+    return out
+
+
+def _is_eval(plain: str) -> bool:
+    from pystack.native.merge import EVAL_FRAMES
+    return plain == "PY" or plain in EVAL_FRAMES or "_" + plain in EVAL_FRAMES
+
+
+def _is_plumbing(plain: str) -> bool:
+    """The interpreter's call plumbing, which the merge hides (names as _plain has
+    them: leading underscores gone)."""
+    from pystack.native.merge import _EVAL_PREFIXES, _PLUMBING_PREFIXES
+    prefixes = _PLUMBING_PREFIXES + _EVAL_PREFIXES
+    return plain.startswith(prefixes) or ("_" + plain).startswith(prefixes)
+
+
+#: Run inside gdb: every thread's frames, innermost first, with gdb's frame kind, so
+#: the frames gdb re-creates for tail calls from DWARF call sites (not on the stack)
+#: can be told from real ones.
+GDB_SCRIPT = """
+import gdb
+for thread in gdb.selected_inferior().threads():
+    thread.switch()
+    print("THREAD %d" % thread.ptid[1])
+    frame = gdb.newest_frame()
+    while frame is not None:
+        kind = {gdb.TAILCALL_FRAME: "TAIL", gdb.INLINE_FRAME: "INLINE"}.get(frame.type(),
+                                                                           "FRAME")
+        print("%s %s" % (kind, frame.name() or "??"))
+        try:
+            frame = frame.older()
+        except gdb.error:
+            break
+"""
+
+
+def gdb_stacks(interpreter: dict, *args: str) -> dict:
+    """tid -> outermost-first (name, False) of every frame gdb finds on the stack (tail
+    calls it re-creates left out), the chroot's own gdb for a chroot target; `args`
+    are gdb's (-p PID, or EXE CORE)."""
+    root = interpreter["root"]
+    chrooted = root not in ("/", "")
+    fd, host_script = tempfile.mkstemp(suffix=".py", dir=os.path.join(root, "tmp")
+                                       if chrooted else None)
+    with os.fdopen(fd, "w") as f:
+        f.write(GDB_SCRIPT)
+    script = host_script[len(root):] if chrooted else host_script
+    command = ["gdb", "-batch", "-nx", "-ex", "set pagination off", *args, "-x", script]
+    if chrooted:
+        shell = (f'mount -t proc proc "{root}/proc" && exec chroot "{root}" '
+                 + " ".join(f"'{a}'" for a in command))
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", shell]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    finally:
+        os.unlink(host_script)
+    stacks: dict = {}
+    current = None
+    for line in result.stdout.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind == "THREAD":
+            current = stacks[int(rest)] = []
+            inlined = 0  # how many of the last frames are inlined into the next one
+        elif kind in ("FRAME", "INLINE") and current is not None:
+            plain = _plain(rest)
+            if kind == "FRAME" and inlined and (_is_eval(plain) or _is_plumbing(plain)):
+                # inlined into an eval-loop call (its Python frames stand for it all)
+                # or into plumbing (hidden as a whole)
+                del current[-inlined:]
+            current.append((rest, kind == "INLINE"))
+            inlined = inlined + 1 if kind == "INLINE" else 0
+    assert stacks, result.stderr[-2000:]
+    return {tid: _comparable(frames[::-1]) for tid, frames in stacks.items()}
+
+
+def our_stacks(output: str) -> dict:
+    """tid -> outermost-first names of a --native-all text dump (Python frames: PY)."""
+    out = {}
+    for tid, lines in blocks(output).items():
+        names = []
+        for line in lines:
+            if line.startswith("(Python)"):
+                names.append(("PY", False))
+            else:
+                m = C_LINE.match(line)
+                if m:
+                    names.append((m.group(1), bool(m.group(2))))
+        out[tid] = _comparable(names)
+    return out
+
+
+def check_against_gdb(ours: str, gdb: dict, tids: dict, inlined: bool = True) -> None:
+    """Our native frames are gdb's, in gdb's order, Python frames standing for the
+    eval-loop calls; with `inlined` False, frames of inlined calls are left out on
+    both sides. Above `main` (the C runtime's start) gdb stops by design: ours are
+    cut there too."""
+    got = our_stacks(ours)
+    for name, tid in tids.items():
+        mine = [frame for frame, inline in got[tid] if inlined or not inline]
+        theirs = [frame for frame, inline in gdb[tid] if inlined or not inline]
+        if "main" in theirs and "main" in mine:
+            theirs, mine = theirs[theirs.index("main"):], mine[mine.index("main"):]
+        assert mine == theirs, f"{name}:\nours {mine}\ngdb  {theirs}"
