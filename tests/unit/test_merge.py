@@ -85,3 +85,43 @@ def test_the_collector_is_told_by_its_frames_in_the_interpreter():
     assert is_collecting([native("collect.constprop.0")], [PYLIB])
     assert not is_collecting([native("gc_collect_main", "libother.so")], [PYLIB])
     assert not is_collecting([native("time_sleep")], [PYLIB])
+
+
+def test_base_names_drop_versions_and_clone_suffixes_only():
+    from pystack.native.merge import base_name
+    assert base_name("clock_nanosleep@GLIBC_2.2.5") == "clock_nanosleep"
+    assert base_name("memcpy@@GLIBC_2.14") == "memcpy"
+    assert base_name("_PyEval_EvalFrameDefault.cold") == "_PyEval_EvalFrameDefault"
+    assert base_name("collect.constprop.0") == "collect"
+    assert base_name(".annobin_init.c") == ".annobin_init.c"  # a name that starts with a dot
+    assert base_name("time_sleep") == "time_sleep"
+
+
+def test_a_frame_without_an_inlined_flag_is_a_real_call():
+    frame = NativeFrame(address=1, symbol="_PyEval_EvalFrameDefault", path="", linenumber=0,
+                        colnumber=0, library=PYLIB)
+    assert not hasattr(frame, "inlined") and is_eval_frame(frame)
+
+
+def test_three_interpreters_and_one_that_runs_nothing():
+    first = [python("a", entry=True)]
+    second = [python("b", entry=True), python("c", entry=True)]
+    third = [python("d", entry=True)]
+    natives = [native("_PyEval_EvalFrameDefault"), native("enter2"),
+               native("_PyEval_EvalFrameDefault"), native("call"),
+               native("_PyEval_EvalFrameDefault"), native("enter3"),
+               native("_PyEval_EvalFrameDefault"), native("sleep")]
+    parts = split_between_interpreters([first, second, third], natives)
+    assert [[f.symbol for f in p] for p in parts] == [
+        ["_PyEval_EvalFrameDefault", "enter2"],
+        ["_PyEval_EvalFrameDefault", "call", "_PyEval_EvalFrameDefault", "enter3"],
+        ["_PyEval_EvalFrameDefault", "sleep"]]
+    # the last thread state runs nothing: the whole stack is the first one's
+    parts = split_between_interpreters([first, []], natives[:2])
+    assert [[f.symbol for f in p] for p in parts] == [["_PyEval_EvalFrameDefault", "enter2"],
+                                                      []]
+
+
+def test_without_python_frames_every_native_frame_is_last():
+    natives = [native("start_thread"), native("c_main"), native("pause")]
+    assert last_native_only(natives) == natives
