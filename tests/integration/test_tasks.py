@@ -121,6 +121,14 @@ def test_tasks_live(interpreter):
         assert f"    (asyncio event loop: {pending} pending tasks; pystack --tasks lists " \
                "them)" in plain.stdout, plain.stdout
         assert "Task 'main'" not in plain.stdout
+        # the Python API gives the same tasks
+        from pystack.engine import get_process_tasks
+        from_api = {t.name: t for t in get_process_tasks(target.pid)}
+        document = dump_json("remote", "--tasks", pid)["processes"][0]["tasks"]
+        assert sorted(from_api) == sorted(t["name"] for t in document)
+        assert from_api["main"].running and from_api["waiter"].awaits == "Task 'awaited'"
+        assert [c.location.lineno for c in from_api["sleeper"].frames] == \
+            [f["line"] for f in next(t for t in document if t["name"] == "sleeper")["frames"]]
         assert "tasks" not in dump_json("remote", pid)["processes"][0]
         # --no-block reads the same tasks from the running process
         check_tasks(dump_json("remote", "--tasks", "--no-block", pid), target.report,
@@ -139,6 +147,11 @@ def test_tasks_from_gcore_and_kernel_cores(interpreter, tmp_path):
         text = run_pystack(*args)
         assert text.returncode == 0, text.stderr
         check_text(text.stdout, target.report)
+        from pystack.engine import get_core_tasks
+        root = interpreter["root"]
+        tasks = get_core_tasks(core, library_search_root=None if root in ("/", "") else root)
+        assert {t.name for t in tasks} >= {t["name"] for t in target.report["tasks"]
+                                          if t["state"] == "pending"}
         os.unlink(core)
     if not kernel_cores_possible():
         return
