@@ -1,8 +1,7 @@
 """`--tasks`: the asyncio tasks of each event loop, after the thread tracebacks.
 
-Tasks are listed as trees: a task nobody awaits first, then (indented by nothing but
-listed right after it) the tasks it awaits, depth first, so a chain of awaits reads
-top to bottom. Tasks whose stacks, state and waiters are the same are printed once
+Tasks are listed waiters first: a task nobody awaits, then the tasks it awaits, depth
+first, so a chain of awaits reads top to bottom (each task names its waiters). Tasks whose stacks, state and waiters are the same are printed once
 (`1,204 tasks like this:`): a server's thousand idle connections are one entry.
 Tasks that await each other in a circle are named at the end as a deadlock.
 """
