@@ -994,3 +994,13 @@ def test_recorded_answers_of_real_interpreters(name: str) -> None:
     _assert_all_match(RECORDED[name]["tables"])
     _check_hard_cases(RECORDED[name]["corpus"])
 
+
+
+def test_one_line_forms_cut_short_know_what_they_hold() -> None:
+    """A 3.11+ one-line entry (codes 10-12) at the very end of a cut table: the
+    columns that are missing are unknown, never read past the end."""
+    for code, added in ((10, 0), (11, 1), (12, 2)):
+        header = bytes([0x80 | (code << 3)])
+        assert location311(header, 5, 0) == Location(5 + added, 5 + added, None, None)
+        assert location311(header + b"\x03", 5, 0) == Location(5 + added, 5 + added, 3, None)
+        assert location311(header + b"\x03\x09", 5, 0) == Location(5 + added, 5 + added, 3, 9)
