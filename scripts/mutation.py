@@ -81,8 +81,8 @@ def run_group(name: str, mutmut: str) -> tuple:
                     'also_copy = ["tests", "src"]\n'
                     'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n')
         env = dict(os.environ, PYTHONPATH=os.path.join(work, "src"))
-        subprocess.run([mutmut, "run"], cwd=work, env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        run = subprocess.run([mutmut, "run"], cwd=work, env=env, capture_output=True,
+                             text=True)
         results = subprocess.run([mutmut, "results", "--all", "true"], cwd=work, env=env,
                                  capture_output=True, text=True).stdout
         statuses = dict(re.findall(r"^\s*(\S+): (\w[\w ]*)$", results, re.M))
@@ -94,6 +94,10 @@ def run_group(name: str, mutmut: str) -> tuple:
                 shown[mutant] = [line for line in diff.splitlines()
                                  if line.startswith(("-    ", "+    ", "- ", "+ "))
                                  and not line.startswith(("---", "+++"))]
+        if not any(s in ("killed", "survived", "timeout") for s in statuses.values()):
+            # mutmut stopped before testing any mutant (the tests failed unmutated...)
+            print(f"{name}: mutmut tested no mutant; its last words:\n"
+                  + (run.stdout + run.stderr)[-3000:], file=sys.stderr)
         return statuses, shown
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -119,10 +123,12 @@ def main(argv: list) -> int:
         killed = counts.get("killed", 0) + counts.get("timeout", 0)
         score = killed / max(1, total - (len(survivors) - len(open_ones)))
         untested = counts.get("no tests", 0)
+        others = {k: v for k, v in counts.items()
+                  if k not in ("killed", "timeout", "survived", "no tests")}
         print(f"{name}: {total} mutants, {counts.get('killed', 0)} killed, "
               f"{counts.get('timeout', 0)} timed out, {len(survivors)} survived "
               f"({len(survivors) - len(open_ones)} equivalent), {untested} in code no "
-              f"fast test reaches: score {score:.1%}")
+              f"fast test reaches{', ' + str(others) if others else ''}: score {score:.1%}")
         for mutant in open_ones:
             failed = True
             print(f"  survivor {mutant}")
