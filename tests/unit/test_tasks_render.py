@@ -5,7 +5,8 @@ from pystack.cpython.tasks import cycles
 from pystack.render.sources import SourceLines
 from pystack.render.tasks import grouped, in_tree_order, loop_line, task_lines, tasks_section
 from pystack.render.text import TextRenderer
-from pystack.types import (AsyncTask, LocationInfo, ProcessDump, PyCodeObject, PyThread)
+from pystack.types import (AsyncTask, LocationInfo, ProcessDump, PyCodeObject, PyFrame,
+                           PyThread)
 
 
 def code(line: int, name: str = "work") -> PyCodeObject:
@@ -96,3 +97,52 @@ def test_loop_line():
         "    (asyncio event loop: 1 pending task; pystack --tasks lists them)"
     assert loop_line(12345, task(1, "main"), True) == \
         "    (asyncio event loop: 12,345 pending tasks, running task 'main'; listed below)"
+
+
+def test_the_whole_section_exactly_in_colour():
+    """Every line, blank lines and colours included, of a section with a finished
+    task, a group of exactly NAMES_SHOWN tasks, a waiter from another loop and a
+    deadlock."""
+    thread = PyThread(tid=7, frame=None, native_frames=[], holds_the_gil=0,
+                      is_gc_collecting=0, python_version=(3, 12), name="MainThread")
+    five = [task(10 + i, f"w{i}", by=[1]) for i in range(5)]
+    tasks = [task(1, "main", awaits="gather() of 5"), *five,
+             task(2, "old", state="done", frames=[], awaits=None),
+             task(3, "a", by=[4]), task(4, "b", by=[3]),
+             task(5, "outside", by=[0x99])]
+    dump = ProcessDump(pid=1, executable=None, python_version=(3, 12, 1), threads=[thread],
+                       tasks=tasks)
+    painted = TextRenderer(SourceLines(lambda path: "/nonexistent" + path), color=True)
+    bold, red, reset = "\033[1m", "\033[31m", "\033[0m"
+    frame_lines = list(painted.frame(PyFrame(prev=None, next=None, code=code(10),
+                                             arguments={}, locals={}, is_entry=False)))
+    lines = tasks_section(dump, painted)
+    assert lines == [
+        f"{bold}Asyncio tasks of the event loop of thread 7 (MainThread): 9 pending, "
+        f"1 done{reset}",
+        "", f"{bold}Task 'main' [pending]{reset}", *frame_lines, "    awaiting gather() of 5",
+        "", f"{bold}5 tasks like this: 'w0', 'w1', 'w2', 'w3', 'w4' [pending] awaited by "
+            f"'main'{reset}", *frame_lines, "    awaiting Future",
+        "", f"{bold}Task 'old' [done]{reset}",
+        "", f"{bold}Task 'a' [pending] awaited by 'b'{reset}", *frame_lines,
+        "    awaiting Future",
+        "", f"{bold}Task 'b' [pending] awaited by 'a'{reset}", *frame_lines,
+        "    awaiting Future",
+        "", f"{bold}Task 'outside' [pending] awaited by '0x99'{reset}", *frame_lines,
+        "    awaiting Future",
+        "", f"{red}Deadlock: tasks await each other: 'a' -> 'b' -> 'a'{reset}"]
+
+
+def test_a_task_awaited_twice_is_listed_once_and_the_walk_goes_on():
+    """b is awaited by a and by c (which a awaits too): listed once, and what comes
+    after it in the walk is still listed."""
+    tasks = [task(1, "a"), task(2, "b", by=[1, 3]), task(3, "c", by=[1]),
+             task(4, "d", by=[3])]
+    assert [t.name for t, _ in in_tree_order(tasks)] == ["a", "b", "c", "d"]
+
+
+def test_a_thread_that_is_not_in_the_dump_is_named_by_its_loop():
+    dump = ProcessDump(pid=1, executable=None, python_version=(3, 12, 1), threads=[],
+                       tasks=[task(1, "x", thread=42, loop=0x10)])
+    assert tasks_section(dump, renderer())[0] == \
+        "Asyncio tasks of an event loop that no thread is running (0x10): 1 pending"
