@@ -134,11 +134,23 @@ def test_the_whole_section_exactly_in_colour():
 
 
 def test_a_task_awaited_twice_is_listed_once_and_the_walk_goes_on():
-    """b is awaited by a and by c (which a awaits too): listed once, and what comes
-    after it in the walk is still listed."""
-    tasks = [task(1, "a"), task(2, "b", by=[1, 3]), task(3, "c", by=[1]),
-             task(4, "d", by=[3])]
-    assert [t.name for t, _ in in_tree_order(tasks)] == ["a", "b", "c", "d"]
+    """x is awaited by a and by b (which a awaits too): listed once, and y, which a
+    awaits after them, still follows in a's tree, before the next root."""
+    tasks = [task(1, "a"), task(2, "b", by=[1]), task(3, "x", by=[1, 2]),
+             task(4, "y", by=[1]), task(5, "z")]
+    assert [(t.name, depth) for t, depth in in_tree_order(tasks)] == \
+        [("a", 0), ("b", 1), ("x", 2), ("y", 1), ("z", 0)]
+    lines = list(task_lines(tasks[2:3], renderer(), {1: "a", 2: "b"}))
+    assert lines[1] == "Task 'x' [pending] awaited by 'a', 'b'"
+
+
+def test_loops_are_parted_by_a_blank_line():
+    dump = ProcessDump(pid=1, executable=None, python_version=(3, 12, 1), threads=[],
+                       tasks=[task(1, "x", loop=0x10), task(2, "y", loop=0x20)])
+    lines = tasks_section(dump, renderer())
+    second = lines.index("Asyncio tasks of an event loop that no thread is running (0x20): "
+                         "1 pending")
+    assert lines[second - 1] == "" and lines[second - 2] == "    awaiting Future"
 
 
 def test_a_thread_that_is_not_in_the_dump_is_named_by_its_loop():
