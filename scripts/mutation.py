@@ -78,7 +78,7 @@ def run_group(name: str, mutmut: str) -> tuple:
             f.write("\n[tool.mutmut]\n"
                     f"source_paths = {modules!r}\n"
                     f"pytest_add_cli_args_test_selection = {tests!r}\n"
-                    'also_copy = ["tests", "src"]\n'
+                    'also_copy = ["tests", "src", "docs", "README.md"]\n'
                     'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n')
         env = dict(os.environ, PYTHONPATH=os.path.join(work, "src"))
         run = subprocess.run([mutmut, "run"], cwd=work, env=env, capture_output=True,
