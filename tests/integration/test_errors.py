@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import INTERPRETERS, SRC, run_pystack
+from integration.targets_util import task_states
 
 PYENV_311 = "/root/.pyenv/versions/3.11.7"
 
@@ -186,13 +187,6 @@ def test_killing_pystack_mid_dump_leaves_the_target_running(sig):
     try:
         assert target.stdout.readline().strip() == "ready"
         env = dict(os.environ, PYTHONPATH=SRC, NO_COLOR="1")
-        def task_states():
-            states = []
-            for tid in os.listdir(f"/proc/{target.pid}/task"):
-                with open(f"/proc/{target.pid}/task/{tid}/stat") as f:
-                    states.append(f.read().rsplit(")", 1)[1].split()[0])
-            return states
-
         for delay in (0.0, 0.05, 0.1, 0.2):
             # --exhaustive makes the dump long enough to be interrupted while attached
             dumper = subprocess.Popen([sys.executable, "-m", "pystack", "remote",
@@ -201,17 +195,17 @@ def test_killing_pystack_mid_dump_leaves_the_target_running(sig):
                                       env=env, text=True)
             # signal only once pystack holds the target stopped: that is "mid-dump"
             deadline = time.time() + 10
-            while "t" not in task_states() and time.time() < deadline:
+            while "t" not in task_states(target.pid).values() and time.time() < deadline:
                 time.sleep(0.002)
             time.sleep(delay)
             # mid-dump for certain: the target stopped, pystack not done with it
-            assert "t" in task_states() and dumper.poll() is None, delay
+            assert "t" in task_states(target.pid).values() and dumper.poll() is None, delay
             dumper.send_signal(sig)
             _, err = dumper.communicate(timeout=30)
             assert "Traceback" not in err
             deadline = time.time() + 5
             while time.time() < deadline:
-                states = task_states()
+                states = list(task_states(target.pid).values())
                 if "t" not in states and "T" not in states:
                     break
                 time.sleep(0.05)

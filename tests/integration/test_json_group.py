@@ -13,7 +13,6 @@ import re
 import shutil
 import signal
 import subprocess
-import types
 
 import pytest
 
@@ -21,8 +20,7 @@ from conftest import interpreter_params, run_pystack
 from integration.parse_output import expand_numbers as expand, parse
 from integration.targets_util import started, wait_until_sleeping
 from integration.test_core import core_args, gcore, kernel_cores_possible
-from integration.test_locals_status import frame_variables, start as start_status
-from integration.test_locals_status import _HOST_DIRS
+from integration.test_locals_status import frame_variables, gcore_of, start as start_status
 from integration.test_remote import assert_same_stacks
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -134,8 +132,7 @@ def test_json_locals_and_gil_match_text_and_target(interpreter, tmp_path):
             assert (zoo["arguments"], zoo["locals"]) == (arguments, local_vars)
             assert zoo["locals"]["big"] != report["locals"]["big"] or length == "80"
         if shutil.which("gcore"):
-            core = gcore(interpreter, types.SimpleNamespace(
-                pid=report["pid"], host_dir=_HOST_DIRS[report["pid"]]), tmp_path)
+            core = gcore_of(interpreter, report, tmp_path)
             args = core_args(interpreter, core) + ["--locals", "--locals-max-length",
                                                    "100000"]
             check_locals_and_status(dump_json(*args), run_pystack(*args).stdout, report)

@@ -32,13 +32,18 @@ def start(interpreter: dict, mode: str):
     return proc, report
 
 
+def gcore_of(interpreter: dict, report: dict, tmp_path) -> str:
+    """A gcore core of a status.py target (the chroot's own gdb for sid targets)."""
+    target = types.SimpleNamespace(pid=report["pid"], host_dir=_HOST_DIRS[report["pid"]])
+    return gcore(interpreter, target, tmp_path)
+
+
 def core_of(interpreter: dict, report: dict, tmp_path, *options: str) -> str:
-    """A gcore core of a status.py target (the chroot's own gdb for sid targets) and
-    pystack's text dump of it with `options`; the core is removed after."""
+    """pystack's text dump, with `options`, of a gcore core of a status.py target; the
+    core is removed after."""
     if not shutil.which("gcore"):
         pytest.skip("the live half passed; the core half needs gdb's gcore")
-    target = types.SimpleNamespace(pid=report["pid"], host_dir=_HOST_DIRS[report["pid"]])
-    core = gcore(interpreter, target, tmp_path)
+    core = gcore_of(interpreter, report, tmp_path)
     try:
         result = run_pystack(*core_args(interpreter, core), *options)
         assert result.returncode == 0, result.stderr

@@ -20,6 +20,7 @@ from typing import Dict, Iterator, List, NamedTuple, Optional
 
 import pytest
 
+from integration.targets_util import task_states
 from timing import assert_quick
 from pystack.errors import EngineError
 from pystack.native import NativeUnavailable, NativeUnwinder, RawNativeFrame, ResolvedFrame, libdw
@@ -107,27 +108,16 @@ def _build(compiler: Optional[str], source: str, out: Path, *flags: str) -> Path
     return out
 
 
-def _task_states(pid: int) -> Dict[int, str]:
-    states = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                states[int(tid)] = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            pass
-    return states
-
-
 def _wait_blocked(pid: int, threads: int, timeout: float = 10.0) -> None:
     """Wait until `threads` tasks exist and all sleep (they reached their blocking call)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        states = _task_states(pid)
+        states = task_states(pid)
         if len(states) >= threads and all(s == "S" for s in states.values()):
             time.sleep(0.05)
             return
         time.sleep(0.01)
-    raise AssertionError(f"process {pid} did not block: {_task_states(pid)}")
+    raise AssertionError(f"process {pid} did not block: {task_states(pid)}")
 
 
 def _start(argv: List[str], threads: int, wait_ready: bool = True) -> subprocess.Popen:
@@ -248,7 +238,7 @@ def cxx_core(cxx_process: subprocess.Popen, workdir: Path) -> Path:
 
 
 def test_every_thread_unwinds(cxx_process: subprocess.Popen, cxx_live: Dict[int, List[Frame]]) -> None:
-    assert set(cxx_live) == set(_task_states(cxx_process.pid))
+    assert set(cxx_live) == set(task_states(cxx_process.pid))
     for tid, frames in cxx_live.items():
         assert len(frames) >= 4, (tid, frames)
 
