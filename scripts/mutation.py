@@ -5,6 +5,7 @@ mutant that changes behaviour.
 
     .venv/bin/python scripts/mutation.py                 # every group below
     .venv/bin/python scripts/mutation.py linetable merge  # some of them
+    .venv/bin/python scripts/mutation.py --keep reprs     # keep the copy to rerun mutants
 
 Works in a throwaway copy of the checkout (mutmut rewrites the sources it mutates),
 installs mutmut into .venv if it is missing, and prints per group: mutants, killed,
@@ -66,7 +67,7 @@ def ensure_mutmut() -> str:
     return mutmut
 
 
-def run_group(name: str, mutmut: str) -> tuple:
+def run_group(name: str, mutmut: str, keep: bool = False) -> tuple:
     modules, tests = GROUPS[name]
     work = tempfile.mkdtemp(prefix=f"pystack-mutation-{name}-")
     try:
@@ -100,10 +101,16 @@ def run_group(name: str, mutmut: str) -> tuple:
                   + (run.stdout + run.stderr)[-3000:], file=sys.stderr)
         return statuses, shown
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            print(f"{name}: the copy is kept in {work} (`mutmut run NAME` there reruns one "
+                  "mutant after a test is added to its tests/)", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list) -> int:
+    keep = "--keep" in argv
+    argv = [a for a in argv if a != "--keep"]
     groups = argv or list(GROUPS)
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
@@ -113,7 +120,7 @@ def main(argv: list) -> int:
     known = equivalents()
     failed = False
     for name in groups:
-        statuses, diffs = run_group(name, mutmut)
+        statuses, diffs = run_group(name, mutmut, keep)
         counts: dict = {}
         for status in statuses.values():
             counts[status] = counts.get(status, 0) + 1

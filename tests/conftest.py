@@ -25,6 +25,15 @@ def load_interpreters() -> list[dict]:
 
 INTERPRETERS = load_interpreters()
 
+if "MUTANT_UNDER_TEST" in os.environ:
+    # Under scripts/mutation.py a failing example only has to fail: shrinking it costs
+    # tens of seconds per killed mutant, and a fixed seed makes runs comparable.
+    from hypothesis import Phase, settings as _hypothesis_settings
+    _hypothesis_settings.register_profile(
+        "mutation", derandomize=True, database=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    _hypothesis_settings.load_profile("mutation")
+
 
 def interpreter_params():
     if not INTERPRETERS:
