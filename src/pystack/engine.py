@@ -21,7 +21,7 @@ from . import log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
-    from typing import Iterable, List, Optional
+    from typing import Iterable, List, Optional, Sequence
 
 __all__ = ["StackMethod", "NativeReportingMode", "get_process_threads",
            "get_process_threads_for_core", "CoreFileAnalyzer"]
@@ -292,7 +292,7 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
     With NativeReportingMode.ALL, threads the interpreter does not know (started from C)
     are added with their native frames only.
     """
-    from .native.merge import is_collecting, is_eval_frame, is_plumbing
+    from .native.merge import EVAL_FRAMES, frames_holding, is_collecting, is_eval_frame, is_plumbing
 
     libraries = _python_libraries(threads, target)
     version = threads[0].python_version if threads else None
@@ -300,13 +300,18 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
     # --native-last prints only the native frames below the innermost Python frame.
     only_innermost = mode == NativeReportingMode.LAST
 
-    def native_of(tid: int) -> list:
+    def native_of(tid: int, entries: Sequence[int] = ()) -> list:
         frames = []
         below_python = True  # no eval-loop frame met yet (walking innermost first)
-        for raw in unwinder.unwind(tid):  # innermost first
+        raws = unwinder.unwind(tid)  # innermost first
+        eval_calls = frames_holding(raws, entries)
+        for index, raw in enumerate(raws):
             # Frames the merge replaces or hides are known by their symbol; only the
             # frames that are printed get file, line and inlined callees from DWARF.
             head = unwinder.function_of(raw)
+            if index in eval_calls and (head is None or not is_eval_frame(head)):
+                # An entry frame lives in this C frame: the eval loop, unnamed here.
+                head = unwinder.unnamed(raw, EVAL_FRAMES[0])
             if head is not None and is_eval_frame(head):
                 frames.append(head)
                 below_python = False
@@ -329,7 +334,9 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
 
     known = {t.tid for t in threads}
     for block in by_os_thread(threads):
-        _give_native_frames(block, native_of(block[0].tid))
+        entries = [f.address for t in block for f in t.all_frames
+                   if f.is_shim and f.address is not None]
+        _give_native_frames(block, native_of(block[0].tid, entries))
         for thread in block:
             if is_collecting(thread.native_frames, libraries):
                 thread.is_gc_collecting = 1

@@ -116,6 +116,9 @@ class PyFrame:
     is_shim: bool = False
     #: Set when the walk stopped at this point because memory looked corrupted.
     corrupted_at: Optional[int] = field(default=None, repr=False)
+    #: Where the frame lives in the target (ours): for a 3.12+ shim, a spot in the C
+    #: stack frame of the eval-loop call it entered.
+    address: Optional[int] = field(default=None, repr=False, compare=False)
 
 
 @record

@@ -7,11 +7,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import pytest
 
-from conftest import interpreter_params, run_pystack
+from conftest import SRC, interpreter_params, run_pystack
 from integration.targets_util import _stage_scripts, wait_until_sleeping
 from integration.test_core import gcore
 
@@ -32,14 +33,15 @@ def library(tmp_path_factory):
 
 
 class NativeTarget:
-    def __init__(self, interpreter: dict, library: str) -> None:
+    def __init__(self, interpreter: dict, library: str, wrapper: tuple = ()) -> None:
         inside, self.host_dir = _stage_scripts(interpreter["root"])
         shutil.copy(library, self.host_dir)
         lib_inside = os.path.join(inside, "blocker.so")
         if interpreter["root"] in ("/", ""):
             lib_inside = library
         self.proc = subprocess.Popen(
-            interpreter["argv"] + [os.path.join(inside, "native_target.py"), lib_inside],
+            [*wrapper, *interpreter["argv"], os.path.join(inside, "native_target.py"),
+             lib_inside],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:
@@ -192,7 +194,8 @@ def test_native_live_and_core(interpreter, library, tmp_path):
 
 # -- gdb as the oracle -----------------------------------------------------------------
 
-C_LINE = re.compile(r"^\(C\) File .*, line \d+, in (.*?)( \(inlined\))? \([^()]*\)$")
+C_LINE = re.compile(r"^\(C\) File .*, line \d+, in (.*?)( \(inlined\))?"
+                    r"(?: at [^ ]+\+0x[0-9a-f]+)? \([^()]*\)$")
 
 
 def _plain(name: str) -> str:
@@ -341,3 +344,94 @@ def check_against_gdb(ours: str, gdb: dict, tids: dict, inlined: bool = True) ->
         if "main" in theirs and "main" in mine:
             theirs, mine = theirs[theirs.index("main"):], mine[mine.index("main"):]
         assert mine == theirs, f"{name}:\nours {mine}\ngdb  {theirs}"
+
+
+# -- stock distribution builds: no debug files ------------------------------------------
+
+#: Runs a command in a private mount namespace where a directory is hidden under an
+#: empty one: "$1" the empty directory, "$2" the hidden one, the command after.
+HIDING = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+          'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh"]
+
+
+def json_threads(output: str) -> dict:
+    doc = json.loads(output)
+    return {t["tid"]: t for t in doc["processes"][0]["threads"]}
+
+
+def segments(thread: dict) -> list:
+    """The thread's native frames between its Python frames, as (library, offset) of
+    the frames that are functions of their own (inlined ones share their pc)."""
+    parts: list = [[]]
+    for frame in thread["frames"]:
+        if frame["kind"] == "python":
+            if parts[-1] or len(parts) == 1:
+                parts.append([])
+        elif not frame["inlined"]:
+            parts[-1].append((frame["library"], frame["offset"]))
+    return parts
+
+
+def is_subsequence(short: list, long: list) -> bool:
+    rest = iter(long)
+    return all(item in rest for item in short)
+
+
+def check_stock_against_debug(stock: str, stock_tids: dict, debug: str,
+                              debug_tids: dict) -> None:
+    """Without debug files the eval-loop calls are found by their entry frames, so the
+    merge is the same as with them: between the same Python frames stand the same C
+    frames (the same code: their offsets in their files match), and also the
+    interpreter's plumbing, which only names could hide."""
+    ours, theirs = json_threads(stock), json_threads(debug)
+    for name, tid in stock_tids.items():
+        if name == "main":
+            continue
+        plain, full = segments(ours[tid]), segments(theirs[debug_tids[name]])
+        assert len(plain) == len(full), (name, plain, full)
+        for without, with_debug in zip(plain, full):
+            assert is_subsequence(with_debug, without), (name, without, with_debug)
+            extra = [f for f in without if f not in with_debug]
+            assert all(lib.startswith(("python", "libpython")) for lib, _ in extra), \
+                (name, extra)
+        named = [f for f in ours[tid]["frames"] if f["kind"] == "native"]
+        assert all(f["offset"] is not None for f in named), (name, named)
+        assert not any("_PyEval_EvalFrameDefault" in f["symbol"] for f in named), named
+
+
+@pytest.mark.parametrize("interpreter", [
+    p for p in interpreter_params()
+    if p.values[0] and p.values[0]["root"] not in ("/", "")
+    and os.path.isdir(os.path.join(p.values[0]["root"], "usr/lib/debug"))])
+def test_stock_build_without_debug_files(interpreter, library, tmp_path):
+    """sid's interpreters as a stock install has them (no -dbg package): their
+    eval loop has no symbol at all; live and from a gcore core."""
+    root = interpreter["root"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    hide = [*HIDING, str(empty), os.path.join(root, "usr/lib/debug")]
+    stock = NativeTarget(interpreter, library, wrapper=tuple(hide))
+    debug = NativeTarget(interpreter, library)
+    try:
+        with_debug = run_pystack("remote", "--json", "--native-all", str(debug.pid))
+        assert with_debug.returncode == 0, with_debug.stderr
+        names = run_pystack("remote", "--native", str(stock.pid))
+        assert "_PyEval_EvalFrameDefault" not in names.stdout  # no symbol: no name
+        run_checks(["remote", str(stock.pid)], stock.report)
+        live = run_pystack("remote", "--json", "--native-all", str(stock.pid))
+        assert live.returncode == 0, live.stderr
+        check_stock_against_debug(live.stdout, stock.report["tids"], with_debug.stdout,
+                                  debug.report["tids"])
+        core = gcore(interpreter, stock, tmp_path)
+        # read with the debug files hidden from pystack too
+        env = dict(os.environ, PYTHONPATH=SRC, NO_COLOR="1")
+        from_core = subprocess.run(
+            [*hide, sys.executable, "-m", "pystack", "core", "--json", core,
+             "--native-all", "--lib-search-root", root],
+            capture_output=True, text=True, env=env, timeout=120)
+        assert from_core.returncode == 0, from_core.stderr
+        check_stock_against_debug(from_core.stdout, stock.report["tids"],
+                                  with_debug.stdout, debug.report["tids"])
+    finally:
+        stock.close()
+        debug.close()

@@ -2,8 +2,10 @@
 mutation script mutates must be reached by fast tests)."""
 from __future__ import annotations
 
-from pystack.native.merge import (is_collecting, is_eval_frame, last_native_only, merge,
-                                  mismatch_reason, python_groups, split_between_interpreters)
+from pystack.native.merge import (frames_holding, is_collecting, is_eval_frame,
+                                  last_native_only, merge, mismatch_reason, python_groups,
+                                  split_between_interpreters)
+from pystack.native.symbols import RawNativeFrame
 from pystack.types import LocationInfo, NativeFrame, PyCodeObject, PyFrame
 
 PYLIB = "libpython3.12.so.1.0"
@@ -54,7 +56,10 @@ def test_counts_that_disagree_give_no_merge_and_say_why():
     natives = [native("_PyEval_EvalFrameDefault")]
     assert merge(pythons, natives, [PYLIB]) is None
     assert mismatch_reason(pythons, natives) == \
-        "native frames not shown: 1 eval-loop calls in the native stack for 2 groups " \
+        "native frames not shown: 1 eval-loop call in the native stack for 2 groups " \
+        "of Python frames"
+    assert mismatch_reason(pythons[:1], natives * 2) == \
+        "native frames not shown: 2 eval-loop calls in the native stack for 1 group " \
         "of Python frames"
 
 
@@ -125,3 +130,22 @@ def test_three_interpreters_and_one_that_runs_nothing():
 def test_without_python_frames_every_native_frame_is_last():
     natives = [native("start_thread"), native("c_main"), native("pause")]
     assert last_native_only(natives) == natives
+
+
+def test_the_frame_whose_stack_holds_an_entry_frame_is_the_eval_call():
+    """Frames listed innermost first: frame i's stack runs from its own stack pointer
+    (inclusive) up to its caller's (exclusive); an unknown pointer (0) places nothing."""
+    raws = [RawNativeFrame(0x10, True, 0x1000), RawNativeFrame(0x20, False, 0x1100),
+            RawNativeFrame(0x30, False, 0x1400), RawNativeFrame(0x40, False, 0),
+            RawNativeFrame(0x50, False, 0x1800), RawNativeFrame(0x60, False, 0x1900)]
+    assert frames_holding(raws, []) == set()
+    assert frames_holding(raws, [0x1000]) == {0}
+    assert frames_holding(raws, [0x10ff]) == {0}
+    assert frames_holding(raws, [0x1100]) == {1}
+    assert frames_holding(raws, [0x13ff, 0x1100, 0x1050]) == {0, 1}
+    # the frame above an unknown pointer, and the outermost (no caller) hold nothing
+    assert frames_holding(raws, [0x1400, 0x1500, 0x1900, 0x2000, 0xfff]) == set()
+    assert frames_holding(raws, [0x1850]) == {4}
+    # a caller's pointer below its callee's (a corrupt unwind) holds nothing either
+    assert frames_holding([RawNativeFrame(1, True, 0x2000), RawNativeFrame(2, False, 0x1000)],
+                          [0x1800]) == set()

@@ -110,6 +110,24 @@ def test_native_symbols_print_without_their_version(tmp_path):
         "@weird (x.so)"]
 
 
+def test_nameless_native_frames_print_their_library_and_offset(tmp_path):
+    """A frame no symbol names (a stock distribution build) says where it is, as
+    addr2line takes it; a named one does not, and nor does one whose file was unread."""
+    from pystack.native.symbols import ResolvedFrame
+    sources, name = sources_for(tmp_path, "x\n")
+    frames = [ResolvedFrame(0x725b68, "???", "???", 0, 0, "python3.13", offset=0x725b68),
+              ResolvedFrame(0x7f0000112f98, "???", "???", 0, 0, "libc.so.6", offset=0x112f98),
+              ResolvedFrame(0x7f0000001000, "clock_nanosleep", "???", 0, 0, "libc.so.6",
+                            offset=0x1000),
+              ResolvedFrame(0x10, "???", "???", 0, 0, "???")]
+    renderer = TextRenderer(sources, native="all")
+    assert [renderer.native_frame(f) for f in frames] == [
+        '    (C) File "???", line 0, in ??? at python3.13+0x725b68 (python3.13)',
+        '    (C) File "???", line 0, in ??? at libc.so.6+0x112f98 (libc.so.6)',
+        '    (C) File "???", line 0, in clock_nanosleep (libc.so.6)',
+        '    (C) File "???", line 0, in ??? (???)']
+
+
 def test_colours_are_reset_before_every_line_break(tmp_path):
     from pystack.colors import format_colored
     assert format_colored("one\n  two\n", "red") == "\033[31mone\033[0m\n\033[31m  two\033[0m\n"

@@ -124,8 +124,10 @@ def test_corrupted_frames_are_marked(sources):
     assert frames[0]["corrupted_at"] == 0xdead0 and frames[0]["file"] is None
 
 
-def native(symbol, library="libc.so.6", path="???", line=0, inlined=False, address=0x10):
-    return ResolvedFrame(address, symbol, path, line, 0, library, inlined=inlined)
+def native(symbol, library="libc.so.6", path="???", line=0, inlined=False, address=0x10,
+           offset=None):
+    return ResolvedFrame(address, symbol, path, line, 0, library, inlined=inlined,
+                         offset=offset)
 
 
 def test_native_frames_merged_in_place(sources):
@@ -133,7 +135,8 @@ def test_native_frames_merged_in_place(sources):
     thread.native_frames = [native("main", "python3.12"),
                             native("_PyEval_EvalFrameDefault", "python3.12"),
                             native("time_sleep", "python3.12", "Modules/timemodule.c", 383),
-                            native("clock_nanosleep@GLIBC_2.2.5", address=0x7f00),
+                            native("clock_nanosleep@GLIBC_2.2.5", address=0x7f00,
+                                   offset=0xe6b00),
                             native("helper", "libc.so.6", "x.c", 9, inlined=True)]
     _, doc = render(JsonDocument("remote", native="all"), [thread], sources)
     t = doc["processes"][0]["threads"][0]
@@ -144,7 +147,7 @@ def test_native_frames_merged_in_place(sources):
     sleep = t["frames"][4]
     assert sleep == {"kind": "native", "symbol": "clock_nanosleep@GLIBC_2.2.5",
                      "library": "libc.so.6", "file": None, "line": 0, "column": 0,
-                     "address": 0x7f00, "inlined": False}
+                     "address": 0x7f00, "inlined": False, "offset": 0xe6b00}
     assert t["frames"][3]["file"] == "Modules/timemodule.c" and t["frames"][5]["inlined"]
     assert t["waiting_for_gil"] is False and t["dropping_gil"] is False
     _, last = render(JsonDocument("remote", native="last"), [thread], sources)

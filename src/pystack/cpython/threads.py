@@ -331,7 +331,8 @@ def link_frames(raw: list[RawFrame],
     for item in raw:  # innermost first
         arguments, local_vars = (variables or {}).get(item.address, ({}, {}))
         frame = PyFrame(prev=None, next=newer, code=item.code, arguments=arguments,
-                        locals=local_vars, is_entry=item.is_entry, is_shim=item.is_shim)
+                        locals=local_vars, is_entry=item.is_entry, is_shim=item.is_shim,
+                        address=item.address)
         if item.corrupted:
             frame.corrupted_at = item.address
         if newer is not None:

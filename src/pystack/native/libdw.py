@@ -178,6 +178,13 @@ _DW_FUNCS: list[tuple[str, Any, list[Any]]] = [
     ("dwfl_linux_proc_find_elf", c_int, [c_void_p, c_void_p, c_char_p, c_uint64, POINTER(c_void_p), POINTER(c_void_p)]),
 ]
 
+#: Functions newer than the oldest elfutils we support: None on the library object
+#: where absent, and what needs them does without.
+_DW_OPTIONAL_FUNCS: list[tuple[str, Any, list[Any]]] = [
+    # 0.188: a register of an unwound frame (the stack pointer places entry frames).
+    ("dwfl_frame_reg", c_int, [c_void_p, c_uint, POINTER(c_uint64)]),
+]
+
 _ELF_FUNCS: list[tuple[str, Any, list[Any]]] = [
     ("elf_version", c_uint, [c_uint]),
     ("elf_begin", c_void_p, [c_int, c_int, c_void_p]),
@@ -212,6 +219,12 @@ class _Lib:
                 func.restype = restype
                 func.argtypes = argtypes
                 setattr(self, name, func)
+        for name, restype, argtypes in _DW_OPTIONAL_FUNCS:
+            func = getattr(self.dw, name, None)
+            if func is not None:
+                func.restype = restype
+                func.argtypes = argtypes
+            setattr(self, name, func)
         # libelf refuses every call until a version has been negotiated.
         self.elf_version(EV_CURRENT)
 

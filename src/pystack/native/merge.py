@@ -56,6 +56,26 @@ def is_plumbing(frame: NativeFrame, python_libraries: Sequence[str]) -> bool:
     return name.startswith(_PLUMBING_PREFIXES) or name.startswith(_EVAL_PREFIXES)
 
 
+def frames_holding(raw_frames: Sequence, addresses: Sequence[int]) -> set:
+    """Indices of the unwound frames (innermost first, with their stack pointers)
+    whose own stack holds one of `addresses`.
+
+    From 3.12 each eval-loop call keeps its entry frame in its own C stack frame, so
+    the frame holding an entry frame's address is that call, whatever the symbol
+    table says (a stock distribution build names none of it). A frame's stack runs
+    from its stack pointer up to its caller's; where either is unknown (0), nothing.
+    """
+    found = set()
+    if not addresses:
+        return found
+    for index in range(len(raw_frames) - 1):
+        low, high = raw_frames[index].sp, raw_frames[index + 1].sp
+        if low and high and low < high:
+            if any(low <= address < high for address in addresses):
+                found.add(index)
+    return found
+
+
 def python_groups(frames: Sequence[PyFrame]) -> List[List[PyFrame]]:
     """Python frames (outermost first, shims excluded) split into eval-loop calls."""
     groups: List[List[PyFrame]] = []
@@ -114,8 +134,9 @@ def mismatch_reason(python_frames: Sequence[PyFrame],
                     native_frames: Sequence[NativeFrame]) -> str:
     groups = len(python_groups(python_frames))
     evals = sum(1 for f in native_frames if is_eval_frame(f))
-    return (f"native frames not shown: {evals} eval-loop calls in the native stack "
-            f"for {groups} groups of Python frames")
+    return (f"native frames not shown: {evals} eval-loop call{'' if evals == 1 else 's'} "
+            f"in the native stack for {groups} group{'' if groups == 1 else 's'} of "
+            "Python frames")
 
 
 def last_native_only(merged: Merged) -> Merged:

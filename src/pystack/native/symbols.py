@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint64, c_void_p
-from ..records import TupleRecord, record
+from ..records import TupleRecord, field, record
 
 from pystack.native import libdw
 from pystack.native.demangle import demangle
@@ -55,6 +55,9 @@ class RawNativeFrame(TupleRecord):
 
     pc: int
     is_activation: bool
+    #: The stack pointer in this frame (0 where libdw cannot say): the frame's own
+    #: stack lies between it and the next outer frame's.
+    sp: int = 0
 
     @property
     def lookup_pc(self) -> int:
@@ -71,6 +74,9 @@ class ResolvedFrame(NativeFrame):
     """
 
     inlined: bool = False
+    #: The pc in the file's own addresses (the pc less the load bias), what
+    #: addr2line and objdump take: names the spot when no symbol does.
+    offset: Optional[int] = field(default=None, repr=False, compare=False)
 
 
 @record
@@ -81,6 +87,8 @@ class _Module:
     library: str  # its basename, as printed
     # Per-CU file tables, keyed by the CU's Dwarf_CU pointer.
     files: Dict[int, Tuple[c_void_p, int]]
+    #: What its pcs less give addresses in the file (None: its ELF could not be read).
+    bias: Optional[int] = None
 
 
 class _Function(TupleRecord):
@@ -91,6 +99,10 @@ class _Function(TupleRecord):
     call_line: int
     call_column: int
     inlined: bool
+
+
+def _offset(pc: int, module: _Module) -> Optional[int]:
+    return pc - module.bias if module.bias is not None else None
 
 
 class Symbolizer:
@@ -119,7 +131,8 @@ class Symbolizer:
                 cached = [ResolvedFrame(frame.pc, UNKNOWN, UNKNOWN, 0, 0, UNKNOWN)]
             self._frames[key] = cached
         # Callers may mutate what they get; the cache keeps its own copies.
-        return [ResolvedFrame(f.address, f.symbol, f.path, f.linenumber, f.colnumber, f.library, f.inlined)
+        return [ResolvedFrame(f.address, f.symbol, f.path, f.linenumber, f.colnumber, f.library,
+                              f.inlined, f.offset)
                 for f in cached]
 
     def function_of(self, frame: RawNativeFrame) -> Optional[ResolvedFrame]:
@@ -136,7 +149,19 @@ class Symbolizer:
         symbol = self._elf_symbol(mod, lookup)
         if symbol is None:
             return None
-        return ResolvedFrame(frame.pc, symbol, UNKNOWN, 0, 0, self._module(mod).library)
+        module = self._module(mod)
+        return ResolvedFrame(frame.pc, symbol, UNKNOWN, 0, 0, module.library,
+                             offset=_offset(frame.pc, module))
+
+    def unnamed(self, frame: RawNativeFrame, symbol: str = UNKNOWN) -> ResolvedFrame:
+        """A frame known by its library and offset alone (no symbol looked up),
+        named `symbol` when the caller knows better than the symbol table."""
+        mod = self._lib.dwfl_addrmodule(self._dwfl, frame.lookup_pc)
+        if not mod:
+            return ResolvedFrame(frame.pc, symbol, UNKNOWN, 0, 0, UNKNOWN)
+        module = self._module(mod)
+        return ResolvedFrame(frame.pc, symbol, UNKNOWN, 0, 0, module.library,
+                             offset=_offset(frame.pc, module))
 
     def module_path(self, pc: int) -> Optional[str]:
         """The file the module containing `pc` was opened from, else its name."""
@@ -157,7 +182,9 @@ class Symbolizer:
             raw = self._lib.dwfl_module_info(mod, None, None, None, None, None, None, None)
             name = raw.decode("utf-8", "surrogateescape") if raw else UNKNOWN
             library = os.path.basename(name) or name
-            info = _Module(name, library, {})
+            bias = c_uint64()
+            elf = self._lib.dwfl_module_getelf(mod, byref(bias))
+            info = _Module(name, library, {}, bias.value if elf else None)
             self._modules[mod] = info
         return info
 
@@ -174,8 +201,10 @@ class Symbolizer:
         path, line, column = self._source_line(mod, lookup)
         chain = self._inline_chain(mod, module, lookup)
 
+        offset = _offset(pc, module)
         if not chain:
-            return [ResolvedFrame(pc, symbol or UNKNOWN, path or UNKNOWN, line, column, module.library)]
+            return [ResolvedFrame(pc, symbol or UNKNOWN, path or UNKNOWN, line, column,
+                                  module.library, offset=offset)]
 
         frames: List[ResolvedFrame] = []
         location = (path, line, column)
@@ -187,7 +216,8 @@ class Symbolizer:
                 name = function.name or UNKNOWN
             file, fline, fcol = location
             frames.append(
-                ResolvedFrame(pc, name, file or UNKNOWN, fline, fcol, module.library, inlined=not outermost)
+                ResolvedFrame(pc, name, file or UNKNOWN, fline, fcol, module.library,
+                              inlined=not outermost, offset=offset)
             )
             # The caller's position is where this inlined instance was called.
             location = (function.call_file, function.call_line, function.call_column)

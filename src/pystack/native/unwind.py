@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every sta
 
 __all__ = ["NativeUnwinder", "RawNativeFrame", "NativeUnavailable"]
 
+#: DWARF's number of the stack pointer register, by machine.
+_SP_REGISTER = {"x86_64": 7, "aarch64": 31}
+
 #: Where distributions install separate debug files.
 _DEBUG_DIR = "/usr/lib/debug"
 _DELETED = " (deleted)"
@@ -125,6 +128,9 @@ class NativeUnwinder:
         self._stop_reason: Optional[str] = None
         self._pc = c_uint64()
         self._activation = c_bool(False)
+        self._sp = c_uint64()
+        self._sp_regno = _SP_REGISTER.get(os.uname().machine) \
+            if self._lib.dwfl_frame_reg is not None else None
         self._tids: List[int] = []
         self._known_tids: Optional[set] = None  # what threads() found, once
         self._thread_cb = THREAD_CALLBACK(self._on_thread)
@@ -332,7 +338,11 @@ class NativeUnwinder:
                 return libdw.DWARF_CB_ABORT
             if pc.value == 0:
                 return libdw.DWARF_CB_ABORT  # the outermost frame's return address
-            self._frames.append(RawNativeFrame(pc.value, bool(activation.value)))
+            sp = 0
+            if self._sp_regno is not None and \
+                    self._lib.dwfl_frame_reg(state, self._sp_regno, byref(self._sp)) == 0:
+                sp = self._sp.value
+            self._frames.append(RawNativeFrame(pc.value, bool(activation.value), sp))
             if len(self._frames) >= self._max_frames:
                 self._stop_reason = f"stopped after {self._max_frames} frames"
                 return libdw.DWARF_CB_ABORT
@@ -362,6 +372,11 @@ class NativeUnwinder:
         """The frame's function by ELF symbol only (see `Symbolizer.function_of`)."""
         self._session()
         return self.symbolizer.function_of(frame)
+
+    def unnamed(self, frame: RawNativeFrame, symbol: str = "???") -> ResolvedFrame:
+        """The frame by library and offset only (see `Symbolizer.unnamed`)."""
+        self._session()
+        return self.symbolizer.unnamed(frame, symbol)
 
     def module_path(self, pc: int) -> Optional[str]:
         """The file the module containing `pc` was loaded from (its name if not opened)."""

@@ -156,6 +156,7 @@ class JsonDocument:
             "column": frame.colnumber or 0,
             "address": frame.address,
             "inlined": bool(getattr(frame, "inlined", False)),
+            "offset": getattr(frame, "offset", None),
         }
 
     # -- output ------------------------------------------------------------------------

@@ -100,9 +100,14 @@ class TextRenderer:
     def native_frame(self, frame) -> str:
         inlined = " (inlined)" if getattr(frame, "inlined", False) else ""
         line = frame.linenumber or 0
+        offset = getattr(frame, "offset", None)
+        # Nameless: where it is, as addr2line and objdump take it (library+0x...).
+        where = (f" at {frame.library}+0x{offset:x}"
+                 if frame.symbol == "???" and offset is not None else "")
         return ("    " + self._c(BLUE, "(C)") + " File " + self._c(GREEN, f'"{frame.path}"')
                 + f", line {self._c(CYAN, str(line))}, in "
-                + self._c(YELLOW, plain_symbol(frame.symbol)) + inlined + f" ({frame.library})")
+                + self._c(YELLOW, plain_symbol(frame.symbol)) + inlined + where
+                + f" ({frame.library})")
 
     def frame(self, frame: PyFrame) -> Iterator[str]:
         if frame.code is None:
