@@ -183,6 +183,7 @@ _DW_FUNCS: list[tuple[str, Any, list[Any]]] = [
 _DW_OPTIONAL_FUNCS: list[tuple[str, Any, list[Any]]] = [
     # 0.188: a register of an unwound frame (the stack pointer places entry frames).
     ("dwfl_frame_reg", c_int, [c_void_p, c_uint, POINTER(c_uint64)]),
+    ("dwfl_version", c_char_p, [c_void_p]),
 ]
 
 _ELF_FUNCS: list[tuple[str, Any, list[Any]]] = [

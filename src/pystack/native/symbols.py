@@ -89,6 +89,8 @@ class _Module:
     files: Dict[int, Tuple[c_void_p, int]]
     #: What its pcs less give addresses in the file (None: its ELF could not be read).
     bias: Optional[int] = None
+    #: Whether DWARF (its own or a debug file's) gave a line or scope for a pc in it.
+    has_dwarf: bool = False
 
 
 class _Function(TupleRecord):
@@ -174,6 +176,24 @@ class Symbolizer:
             return mainfile.value.decode("utf-8", "surrogateescape")
         return raw.decode("utf-8", "surrogateescape") if raw else None
 
+    def sources(self) -> List[str]:
+        """Where each module's names came from, for `-v`: its debug file when libdw
+        read DWARF for one of its frames, else its own symbol table."""
+        found = []
+        for mod, module in self._modules.items():
+            mainfile, debugfile = c_char_p(), c_char_p()
+            self._lib.dwfl_module_info(mod, None, None, None, None, None, byref(mainfile),
+                                       byref(debugfile))
+            main = (mainfile.value or b"").decode("utf-8", "surrogateescape")
+            debug = (debugfile.value or b"").decode("utf-8", "surrogateescape")
+            if debug and debug != main:
+                found.append(f"{module.library}: {debug}")
+            elif debug or module.has_dwarf:
+                found.append(f"{module.library}: its own DWARF")
+            else:
+                found.append(f"{module.library}: its symbol table only")
+        return found
+
     # ------------------------------------------------------------ internals
 
     def _module(self, mod: int) -> _Module:
@@ -202,6 +222,8 @@ class Symbolizer:
         chain = self._inline_chain(mod, module, lookup)
 
         offset = _offset(pc, module)
+        if path or chain:
+            module.has_dwarf = True
         if not chain:
             return [ResolvedFrame(pc, symbol or UNKNOWN, path or UNKNOWN, line, column,
                                   module.library, offset=offset)]

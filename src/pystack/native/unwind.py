@@ -27,6 +27,7 @@ import struct
 from ctypes import POINTER, byref, c_bool, c_char_p, c_uint64, c_void_p, cast, string_at
 from types import TracebackType
 
+from pystack import log
 from pystack.errors import EngineError
 from pystack.native import libdw
 from pystack.native.libdw import FIND_ELF, FRAME_CALLBACK, THREAD_CALLBACK, Dwfl_Callbacks, NativeUnavailable
@@ -239,6 +240,12 @@ class NativeUnwinder:
 
     def close(self) -> None:
         """End the session; libdw closes every file it opened."""
+        if self._dwfl and self._symbolizer is not None and log.enabled(log.INFO):
+            version = self._lib.dwfl_version(self._dwfl) if self._lib.dwfl_version else None
+            log.info("native frames: unwound by libdw %s from CFI (.eh_frame, .debug_frame); "
+                     "names and lines from %s",
+                     (version or b"?").decode(), "; ".join(self._symbolizer.sources())
+                     or "no module")
         if self._dwfl:
             self._lib.dwfl_end(self._dwfl)
             self._dwfl = None
