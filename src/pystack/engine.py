@@ -292,6 +292,7 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
     With NativeReportingMode.ALL, threads the interpreter does not know (started from C)
     are added with their native frames only.
     """
+    from .native.jit import TRAMPOLINE_PREFIX, AnonymousCode
     from .native.merge import EVAL_FRAMES, frames_holding, is_collecting, is_eval_frame, is_plumbing
 
     libraries = _python_libraries(threads, target)
@@ -299,6 +300,27 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
 
     # --native-last prints only the native frames below the innermost Python frame.
     only_innermost = mode == NativeReportingMode.LAST
+
+    unwinder.read_memory = target.read  # to step over perf trampolines
+    unwinder.anonymous_code = AnonymousCode(target.mappings())
+    perf_maps: list = []  # the target's perf map, once looked for
+
+    def code_without_module(raw):
+        """A nameless frame in a perf trampoline or in code no module holds (JIT),
+        named by the target's perf map; None for a frame in a module."""
+        from .native.jit import PERF_MAP_LIBRARY, PerfMap, returns_into_trampoline
+        from .native.symbols import ResolvedFrame
+        if not raw.is_activation and raw.pc in unwinder.anonymous_code and \
+                returns_into_trampoline(raw.pc, target.read):
+            # (whatever module libdw counts its anonymous memory into)
+            return ResolvedFrame(raw.pc, TRAMPOLINE_PREFIX, "???", 0, 0, PERF_MAP_LIBRARY)
+        if unwinder.module_path(raw.lookup_pc) is not None:
+            return None
+        if not perf_maps:
+            perf_maps.append(PerfMap.load(_perf_map_path(target)))
+        name = perf_maps[0].name_of(raw.lookup_pc) if perf_maps[0] else None
+        return ResolvedFrame(raw.pc, name or "???", "???", 0, 0,
+                             PERF_MAP_LIBRARY if name else "???")
 
     def native_of(tid: int, entries: Sequence[int] = ()) -> list:
         frames = []
@@ -312,6 +334,12 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
             if index in eval_calls and (head is None or not is_eval_frame(head)):
                 # An entry frame lives in this C frame: the eval loop, unnamed here.
                 head = unwinder.unnamed(raw, EVAL_FRAMES[0])
+            if head is None:
+                jitted = code_without_module(raw)
+                if jitted is not None:
+                    if not jitted.symbol.startswith(TRAMPOLINE_PREFIX):
+                        frames.append(jitted)
+                    continue  # a trampoline: the Python frame it entered says it all
             if head is not None and is_eval_frame(head):
                 frames.append(head)
                 below_python = False
@@ -350,6 +378,14 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
                                         python_version=version,
                                         name=target.thread_name(tid)))
     return threads
+
+
+def _perf_map_path(target: Target) -> str:
+    """Where the target's interpreter wrote its perf map: /tmp/perf-PID.map with the
+    pid it has itself (in a container, its own namespace's), under its root."""
+    pid = getattr(target, "pid", None) or 0
+    own = target.namespace_tids().get(pid, pid)
+    return target.host_path(f"/tmp/perf-{own}.map")
 
 
 def _give_native_frames(block: List[PyThread], frames: list) -> None:

@@ -443,3 +443,37 @@ def test_stock_build_without_debug_files(interpreter, library, tmp_path):
     finally:
         stock.close()
         debug.close()
+
+
+# -- perf trampolines (-X perf, 3.12+) ---------------------------------------------------
+
+def _version(interpreter: dict) -> tuple:
+    return tuple(int(part) for part in interpreter["version"].split(".")[:2])
+
+
+@pytest.mark.parametrize("interpreter", [
+    p for p in interpreter_params() if p.values[0] and _version(p.values[0]) >= (3, 12)])
+def test_perf_trampolines(interpreter, library, tmp_path):
+    """Started with -X perf, every Python call goes through a trampoline in anonymous
+    memory that no unwind table covers: the stack goes on past each one (live and from
+    a core), the trampolines and their C caller stay hidden like other plumbing."""
+    perf = dict(interpreter, argv=[*interpreter["argv"], "-X", "perf"])
+    target = NativeTarget(perf, library)
+    root = interpreter["root"] if interpreter["root"] not in ("/", "") else "/"
+    own_map = os.path.join(root, "tmp", f"perf-{target.pid}.map")
+    try:
+        assert os.path.exists(own_map)  # the target did write one: trampolines are on
+        run_checks(["remote", str(target.pid)], target.report)
+        everything = run_pystack("remote", "--native-all", str(target.pid))
+        assert "[perf map]" not in everything.stdout
+        assert "py_trampoline_evaluator" not in everything.stdout
+        core = gcore(interpreter, target, tmp_path)
+        args = ["core", core]
+        if root != "/":
+            args += ["--lib-search-root", root]
+        run_checks(args, target.report)
+    finally:
+        target.close()
+        for stale in (own_map, os.path.join(root, "tmp", f"perf-{target.report['pid']}.map")):
+            if os.path.exists(stale):
+                os.unlink(stale)

@@ -27,7 +27,7 @@ _PLUMBING_PREFIXES = (
     "_PyCFunction_", "cfunction_call", "cfunction_vectorcall", "vectorcall_",
     "_PyTAIL_CALL", "_TAIL_CALL_", "slot_tp_call", "call_function", "do_call_core",
     "fast_function", "_PyFunction_FastCall", "function_call", "instancemethod_call",
-    "_PyObject_FastCall", "call_trampoline", "_Py_VectorCall",
+    "_PyObject_FastCall", "call_trampoline", "_Py_VectorCall", "py_trampoline_evaluator",
 )
 GC_FRAMES = ("gc_collect_main", "gc_collect_with_callback", "gc_collect_full",
              "gc_collect_region", "gc_collect_increment", "_PyGC_Collect", "collect",
