@@ -82,8 +82,7 @@ def dump_process(pid: int, stop_process: bool = True,
                             max_value_length=max_value_length, method=method,
                             exact_version=exact_version, tasks=tasks)
             if native_mode != NativeReportingMode.OFF:
-                from .native.unwind import NativeUnwinder
-                with NativeUnwinder.for_process(pid, root=process.root) as unwinder:
+                with _native_unwinder(process) as unwinder:
                     dump.threads = _add_native(dump.threads, unwinder, process, native_mode)
         else:
             dump = _dump_without_stopping(process, locals=locals,
@@ -252,10 +251,7 @@ def dump_core(core, *, native_mode: NativeReportingMode = NativeReportingMode.OF
         _blame_a_missing_executable(core, exc)
         raise
     if native_mode != NativeReportingMode.OFF:
-        from .native.unwind import NativeUnwinder
-        with NativeUnwinder.for_core(core.core_path, core.executable,
-                                     lib_search_path=core.lib_search_path or None,
-                                     lib_search_root=core.lib_search_root) as unwinder:
+        with _native_unwinder(core, core=True) as unwinder:
             dump.threads = _add_native(dump.threads, unwinder, core, native_mode)
     dump.executable = core.executable
     return dump
@@ -276,8 +272,25 @@ def _blame_a_missing_executable(core, exc: Exception) -> None:
 
 
 def _native_available() -> bool:
+    """Whether native frames can be read here: always on x86-64 (our own unwinder
+    stands in for libdw), elsewhere only with libdw."""
     from .native import libdw
-    return libdw.available()
+    return libdw.available() or os.uname().machine == "x86_64"
+
+
+def _native_unwinder(target: Target, core: bool = False):
+    """libdw's unwinder where elfutils loads (source lines, inlined calls), else our
+    own from the binaries' CFI (names only)."""
+    from .native import libdw
+    if libdw.available() or os.uname().machine != "x86_64":
+        from .native.unwind import NativeUnwinder
+        if core:
+            return NativeUnwinder.for_core(target.core_path, target.executable,
+                                           lib_search_path=target.lib_search_path or None,
+                                           lib_search_root=target.lib_search_root)
+        return NativeUnwinder.for_process(target.pid, root=target.root)
+    from .native.cfi_unwind import CfiUnwinder
+    return CfiUnwinder.for_target(target, core=core)
 
 
 def _add_native(threads: List[PyThread], unwinder, target: Target,

@@ -430,6 +430,11 @@ def test_stock_build_without_debug_files(interpreter, library, tmp_path):
         assert live.returncode == 0, live.stderr
         check_stock_against_debug(live.stdout, stock.report["tids"], with_debug.stdout,
                                   debug.report["tids"])
+        # and without libdw either: .dynsym's few names, the same frames
+        bare = run_without_libdw("remote", "--json", "--native-all", str(stock.pid))
+        assert bare.returncode == 0, bare.stderr
+        check_stock_against_debug(bare.stdout, stock.report["tids"], with_debug.stdout,
+                                  debug.report["tids"])
         core = gcore(interpreter, stock, tmp_path)
         # read with the debug files hidden from pystack too
         env = dict(os.environ, PYTHONPATH=SRC, NO_COLOR="1")
@@ -477,3 +482,74 @@ def test_perf_trampolines(interpreter, library, tmp_path):
         for stale in (own_map, os.path.join(root, "tmp", f"perf-{target.report['pid']}.map")):
             if os.path.exists(stale):
                 os.unlink(stale)
+
+
+# -- without libdw: our own unwinder from .eh_frame ----------------------------------------
+
+LIBDW = "/usr/lib/x86_64-linux-gnu/libdw.so.1"
+
+
+def run_without_libdw(*args: str) -> subprocess.CompletedProcess:
+    """pystack where elfutils cannot be loaded: libdw hidden under /dev/null in a
+    private mount namespace, as on a machine without it."""
+    env = dict(os.environ, PYTHONPATH=SRC, NO_COLOR="1")
+    return subprocess.run([*HIDING, "/dev/null", LIBDW, sys.executable, "-m", "pystack",
+                           *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def same_pcs_as_libdw(target) -> None:
+    """Both unwinders on the same stopped process (or core) find the same frames."""
+    from pystack.native.cfi_unwind import CfiUnwinder
+    from pystack.native.unwind import NativeUnwinder
+    if isinstance(target, str):
+        from pystack.target.core import CoreFile
+        opened, core = CoreFile(target), True
+    else:
+        from pystack.target.live import LiveProcess
+        opened, core = LiveProcess(target), False
+    with opened as process:
+        if core:
+            libdw = NativeUnwinder.for_core(process.core_path, process.executable)
+        else:
+            libdw = NativeUnwinder.for_process(process.pid, root=process.root)
+        with libdw, CfiUnwinder.for_target(process, core=core) as ours:
+            tids = process.thread_ids()
+            assert tids
+            for tid in tids:
+                theirs = [(f.pc, f.sp) for f in libdw.unwind(tid)]
+                mine = [(f.pc, f.sp) for f in ours.unwind(tid)]
+                assert mine == theirs, (tid, [hex(pc) for pc, _ in mine],
+                                        [hex(pc) for pc, _ in theirs],
+                                        ours.unwind_errors.get(tid))
+
+
+@pytest.mark.parametrize("interpreter", interpreter_params())
+def test_native_without_libdw(interpreter, library, tmp_path):
+    """Without elfutils on the machine --native still merges, from our own reading of
+    .eh_frame and the symbol tables (no source lines, no inlined calls): the same
+    frames as libdw finds and gdb names, live and from a core."""
+    target = NativeTarget(interpreter, library)
+    try:
+        same_pcs_as_libdw(target.pid)
+        merged = run_without_libdw("remote", "--native", "-v", str(target.pid))
+        assert merged.returncode == 0, merged.stderr
+        assert "unwound by pystack from .eh_frame" in merged.stderr, merged.stderr
+        check_python_frames(merged.stdout, target.report)
+        cpp = after(blocks(merged.stdout)[target.report["tids"]["cpp"]], "in_cpp")
+        assert any("pystack_test::hold<int>(int)" in line for line in cpp), cpp
+        assert any("pystack_test::park()" in line for line in cpp), cpp
+        if shutil.which("gdb") and interpreter["root"] in ("/", ""):
+            ours = run_without_libdw("remote", "--native-all", str(target.pid))
+            check_against_gdb(ours.stdout, gdb_stacks(interpreter, "-p", str(target.pid)),
+                              target.report["tids"], inlined=False)
+        core = gcore(interpreter, target, tmp_path)
+        args = ["core", core]
+        if interpreter["root"] not in ("/", ""):
+            args += ["--lib-search-root", interpreter["root"]]
+        else:
+            same_pcs_as_libdw(core)
+        from_core = run_without_libdw(args[0], "--native", *args[1:])
+        assert from_core.returncode == 0, from_core.stderr
+        check_python_frames(from_core.stdout, target.report)
+    finally:
+        target.close()

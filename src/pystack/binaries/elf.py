@@ -261,6 +261,16 @@ class ElfFile:
             self.close()
             raise
 
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str) -> "ElfFile":
+        """An ELF file held in memory (MiniDebugInfo's, once decompressed)."""
+        self = cls.__new__(cls)
+        self.path = name
+        self._data, self._size = data, len(data)
+        self._view = memoryview(data)
+        self._parse_header()
+        return self
+
     # ------------------------------------------------------------------ opening
 
     @staticmethod
