@@ -37,6 +37,8 @@ class Scenario:
     locals: bool = False
     native: bool = False
     json: bool = False  # a JSON document instead of text (tools that have one)
+    #: ours with elfutils hidden (its own .eh_frame unwinder); the peers as they are
+    without_libdw: bool = False
     checks: tuple[Check, ...] = field(default_factory=tuple)
 
     @property
@@ -65,6 +67,9 @@ SCENARIOS: tuple[Scenario, ...] = (
              locals=True, checks=(_threads(3), LOCALS)),
     Scenario("native", "live process, 3 threads, --native", ("--threads", "3"),
              native=True, checks=(_threads(3), NATIVE)),
+    Scenario("native-nolibdw", "live process, 3 threads, --native, ours without libdw",
+             ("--threads", "3"), native=True, without_libdw=True,
+             checks=(_threads(3), NATIVE)),
     Scenario("core-kernel", "kernel core (SIGABRT) of a 3-thread process",
              ("--threads", "3"), source=KERNEL_CORE, checks=(_threads(3),)),
     Scenario("core-gcore", "gcore core of a 3-thread process", ("--threads", "3"),

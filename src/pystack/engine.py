@@ -305,7 +305,7 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
     With NativeReportingMode.ALL, threads the interpreter does not know (started from C)
     are added with their native frames only.
     """
-    from .native.jit import TRAMPOLINE_PREFIX, AnonymousCode
+    from .native.jit import AnonymousCode, CodeWithoutModule
     from .native.merge import EVAL_FRAMES, frames_holding, is_collecting, is_eval_frame, is_plumbing
 
     libraries = _python_libraries(threads, target)
@@ -316,24 +316,8 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
 
     unwinder.read_memory = target.read  # to step over perf trampolines
     unwinder.anonymous_code = AnonymousCode(target.mappings())
-    perf_maps: list = []  # the target's perf map, once looked for
-
-    def code_without_module(raw):
-        """A nameless frame in a perf trampoline or in code no module holds (JIT),
-        named by the target's perf map; None for a frame in a module."""
-        from .native.jit import PERF_MAP_LIBRARY, PerfMap, returns_into_trampoline
-        from .native.symbols import ResolvedFrame
-        if not raw.is_activation and raw.pc in unwinder.anonymous_code and \
-                returns_into_trampoline(raw.pc, target.read):
-            # (whatever module libdw counts its anonymous memory into)
-            return ResolvedFrame(raw.pc, TRAMPOLINE_PREFIX, "???", 0, 0, PERF_MAP_LIBRARY)
-        if unwinder.module_path(raw.lookup_pc) is not None:
-            return None
-        if not perf_maps:
-            perf_maps.append(PerfMap.load(_perf_map_path(target)))
-        name = perf_maps[0].name_of(raw.lookup_pc) if perf_maps[0] else None
-        return ResolvedFrame(raw.pc, name or "???", "???", 0, 0,
-                             PERF_MAP_LIBRARY if name else "???")
+    jitted = CodeWithoutModule(target.read, unwinder.anonymous_code, unwinder.module_path,
+                               _perf_map_path(target))
 
     def native_of(tid: int, entries: Sequence[int] = ()) -> list:
         frames = []
@@ -348,11 +332,12 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
                 # An entry frame lives in this C frame: the eval loop, unnamed here.
                 head = unwinder.unnamed(raw, EVAL_FRAMES[0])
             if head is None:
-                jitted = code_without_module(raw)
-                if jitted is not None:
-                    if not jitted.symbol.startswith(TRAMPOLINE_PREFIX):
-                        frames.append(jitted)
-                    continue  # a trampoline: the Python frame it entered says it all
+                if jitted.is_trampoline(raw):
+                    continue  # plumbing: the Python frame it entered says it all
+                anonymous = jitted.frame(raw)
+                if anonymous is not None:
+                    frames.append(anonymous)
+                    continue
             if head is not None and is_eval_frame(head):
                 frames.append(head)
                 below_python = False

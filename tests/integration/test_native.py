@@ -472,6 +472,9 @@ def test_perf_trampolines(interpreter, library, tmp_path):
         everything = run_pystack("remote", "--native-all", str(target.pid))
         assert "[perf map]" not in everything.stdout
         assert "py_trampoline_evaluator" not in everything.stdout
+        own = run_without_libdw("remote", "--native", str(target.pid))  # ours steps over too
+        assert own.returncode == 0, own.stderr
+        check_python_frames(own.stdout, target.report)
         core = gcore(interpreter, target, tmp_path)
         args = ["core", core]
         if root != "/":

@@ -86,3 +86,27 @@ def test_perf_map_lookup_agrees_with_a_scan(ranges, pc):
     expected = next((name for start, size, name in entries if start <= pc < start + size),
                     None)
     assert perf.name_of(pc) == expected
+
+
+def test_code_without_module_is_named_from_the_perf_map_and_trampolines_told(tmp_path):
+    from pystack.native.jit import AnonymousCode, CodeWithoutModule
+    from pystack.native.symbols import RawNativeFrame
+    from pystack.target.base import Mapping
+    perf = tmp_path / "perf-7.map"
+    perf.write_text(f"{CODE + 0x100:x} 40 py::handler:/app.py\n")
+    read = memory({CODE: SUB_CALL + b"\x90" * 0x200})
+    anonymous = AnonymousCode([Mapping(CODE, CODE + 0x1000, 0, "r-xp", None),
+                               Mapping(0x400000, 0x401000, 0, "r-xp", "/usr/bin/python3")])
+    in_module = {0x400100: "/usr/bin/python3"}
+    code = CodeWithoutModule(read, anonymous, in_module.get, str(perf))
+    assert code.is_trampoline(RawNativeFrame(CODE + 6, False, 0))
+    assert not code.is_trampoline(RawNativeFrame(CODE + 6, True, 0))  # where it stopped
+    assert not code.is_trampoline(RawNativeFrame(0x400100, False, 0))  # a file's code
+    assert code.frame(RawNativeFrame(0x400101, False, 0)) is None
+    jit = code.frame(RawNativeFrame(CODE + 0x111, False, 0))
+    assert (jit.symbol, jit.library) == ("py::handler:/app.py", "[perf map]")
+    unknown = code.frame(RawNativeFrame(CODE + 0x800, True, 0))
+    assert (unknown.symbol, unknown.library) == ("???", "???")
+    assert CODE + 0x800 in anonymous and 0x400100 not in anonymous
+    missing = CodeWithoutModule(read, anonymous, in_module.get, str(tmp_path / "none.map"))
+    assert missing.frame(RawNativeFrame(CODE + 0x111, False, 0)).symbol == "???"

@@ -27,8 +27,6 @@ RBX, RBP, RSP = 3, 6, 7
 CALLEE_SAVED = (RBX, 12, 13, 14, 15)
 #: Library shown for code the perf map names.
 PERF_MAP_LIBRARY = "[perf map]"
-#: Names the interpreter gives its trampolines in the perf map.
-TRAMPOLINE_PREFIX = "py::"
 
 
 def supported() -> bool:
@@ -129,3 +127,34 @@ class PerfMap:
             return None
         start, size, name = self._entries[index]
         return name if pc < start + size else None
+
+
+class CodeWithoutModule:
+    """Tells the nameless frames of code no file backs: perf trampolines (which the
+    merged stack hides, like the rest of the interpreter's plumbing) and JIT code,
+    named from the target's perf map where it wrote one."""
+
+    def __init__(self, read: Callable[[int, int], bytes], anonymous: AnonymousCode,
+                 module_path: Callable[[int], Optional[str]], perf_map_path: str) -> None:
+        self._read = read
+        self._anonymous = anonymous
+        self._module_path = module_path
+        self._perf_map_path = perf_map_path
+        self._perf_map: Optional[List[Optional[PerfMap]]] = None  # looked for once
+
+    def is_trampoline(self, frame) -> bool:
+        """Whether the frame (a RawNativeFrame) returns into a trampoline."""
+        return (not frame.is_activation and frame.pc in self._anonymous
+                and returns_into_trampoline(frame.pc, self._read))
+
+    def frame(self, raw):
+        """A ResolvedFrame for code no module holds, None for a frame in a module."""
+        from .symbols import UNKNOWN, ResolvedFrame
+        if self._module_path(raw.lookup_pc) is not None:
+            return None
+        if self._perf_map is None:
+            self._perf_map = [PerfMap.load(self._perf_map_path)]
+        perf_map = self._perf_map[0]
+        name = perf_map.name_of(raw.lookup_pc) if perf_map is not None else None
+        return ResolvedFrame(raw.pc, name or UNKNOWN, UNKNOWN, 0, 0,
+                             PERF_MAP_LIBRARY if name else UNKNOWN)
