@@ -39,6 +39,8 @@ class Scenario:
     json: bool = False  # a JSON document instead of text (tools that have one)
     #: ours with elfutils hidden (its own .eh_frame unwinder); the peers as they are
     without_libdw: bool = False
+    #: ours without its frame cache (every run reads DWARF, as a first run does)
+    cold: bool = False
     checks: tuple[Check, ...] = field(default_factory=tuple)
 
     @property
@@ -67,6 +69,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              locals=True, checks=(_threads(3), LOCALS)),
     Scenario("native", "live process, 3 threads, --native", ("--threads", "3"),
              native=True, checks=(_threads(3), NATIVE)),
+    Scenario("native-cold", "live process, 3 threads, --native, ours without its cache",
+             ("--threads", "3"), native=True, cold=True, checks=(_threads(3), NATIVE)),
     Scenario("native-nolibdw", "live process, 3 threads, --native, ours without libdw",
              ("--threads", "3"), native=True, without_libdw=True,
              checks=(_threads(3), NATIVE)),
@@ -77,6 +81,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("core-sparse", "kernel core of a 100-thread process with 1 GiB untouched",
              ("--threads", "100", "--sparse-mb", "1024"), source=KERNEL_CORE,
              checks=(_threads(100),)),
+    Scenario("core-native-cold", "kernel core of a 3-thread process, --native, no cache",
+             ("--threads", "3"), source=KERNEL_CORE, native=True, cold=True,
+             checks=(_threads(3), NATIVE)),
     Scenario("core-native", "kernel core of a 3-thread process, --native",
              ("--threads", "3"), source=KERNEL_CORE, native=True,
              checks=(_threads(3), NATIVE)),

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Optional
 
@@ -53,7 +54,7 @@ class Subject:
 # the pystacks' imports, gdb asks no debuginfod server, and py-spy (Rust, anyhow)
 # does not capture a backtrace for each error it makes and recovers from.
 _UNSET = ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "PYTHONHOME", "DEBUGINFOD_URLS",
-          "RUST_BACKTRACE", "RUST_LIB_BACKTRACE")
+          "RUST_BACKTRACE", "RUST_LIB_BACKTRACE", "PYSTACK_NO_CACHE")
 
 
 def base_env() -> dict[str, str]:
@@ -90,8 +91,14 @@ _WITHOUT_LIBDW = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                   "/usr/lib/x86_64-linux-gnu/libdw.so.1"]
 
 
+#: Our frame cache for this benchmark run alone: its warm-up run fills it.
+_CACHE_HOME = os.path.join(tempfile.gettempdir(), f"pystack-bench-cache-{os.getpid()}")
+
+
 def _ours(scenario: Scenario, subject: Subject, peers: Peers):
-    env = dict(base_env(), PYTHONPATH=SRC)
+    env = dict(base_env(), PYTHONPATH=SRC, XDG_CACHE_HOME=_CACHE_HOME)
+    if scenario.cold:
+        env["PYSTACK_NO_CACHE"] = "1"
     command = [peers.our_script] if peers.our_script else [sys.executable, "-m", "pystack"]
     if scenario.without_libdw:
         command = [*_WITHOUT_LIBDW, *command]

@@ -25,6 +25,10 @@ def load_interpreters() -> list[dict]:
 
 INTERPRETERS = load_interpreters()
 
+# Every pystack the tests run names native frames from DWARF, cold: the frame cache
+# (native/cache.py) has tests of its own, which turn it back on in a folder of theirs.
+os.environ["PYSTACK_NO_CACHE"] = "1"
+
 if "MUTANT_UNDER_TEST" in os.environ:
     # Under scripts/mutation.py a failing example only has to fail: shrinking it costs
     # tens of seconds per killed mutant, and a fixed seed makes runs comparable.

@@ -279,18 +279,31 @@ def _native_available() -> bool:
 
 
 def _native_unwinder(target: Target, core: bool = False):
-    """libdw's unwinder where elfutils loads (source lines, inlined calls), else our
-    own from the binaries' CFI (names only)."""
+    """On x86-64 our own unwinder walks the stacks, and libdw, where elfutils loads,
+    names the frames (source lines, inlined calls; without it, names from symbol
+    tables): libdw never attaches to the threads. Elsewhere libdw does both."""
     from .native import libdw
-    if libdw.available() or os.uname().machine != "x86_64":
-        from .native.unwind import NativeUnwinder
-        if core:
-            return NativeUnwinder.for_core(target.core_path, target.executable,
-                                           lib_search_path=target.lib_search_path or None,
-                                           lib_search_root=target.lib_search_root)
-        return NativeUnwinder.for_process(target.pid, root=target.root)
+    x86_64 = os.uname().machine == "x86_64"
+    if not libdw.available() and x86_64:
+        from .native.cfi_unwind import CfiUnwinder
+        return CfiUnwinder.for_target(target, core=core)
+    from .native.unwind import NativeUnwinder
+    if core:
+        namer = NativeUnwinder.for_core(target.core_path, target.executable,
+                                        lib_search_path=target.lib_search_path or None,
+                                        lib_search_root=target.lib_search_root,
+                                        attach=not x86_64)
+    else:
+        namer = NativeUnwinder.for_process(target.pid, root=target.root, attach=not x86_64)
+    if not x86_64:
+        return namer
     from .native.cfi_unwind import CfiUnwinder
-    return CfiUnwinder.for_target(target, core=core)
+    from .native.session import NativeSession
+    try:
+        return NativeSession(CfiUnwinder.for_target(target, core=core), namer)
+    except BaseException:
+        namer.close()
+        raise
 
 
 def _add_native(threads: List[PyThread], unwinder, target: Target,

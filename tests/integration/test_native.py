@@ -556,3 +556,38 @@ def test_native_without_libdw(interpreter, library, tmp_path):
         check_python_frames(from_core.stdout, target.report)
     finally:
         target.close()
+
+
+# -- the frame cache ---------------------------------------------------------------------
+
+def run_with_cache(cache_home: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=SRC, NO_COLOR="1", XDG_CACHE_HOME=cache_home)
+    env.pop("PYSTACK_NO_CACHE", None)
+    return subprocess.run([sys.executable, "-m", "pystack", *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("interpreter", interpreter_params())
+def test_frame_cache_gives_what_dwarf_gave(interpreter, library, tmp_path):
+    """A run that names frames from the cache prints what DWARF made the first run
+    print, to the byte, live and from a core."""
+    target = NativeTarget(interpreter, library)
+    cache_home = str(tmp_path / "cache")
+    try:
+        cold = run_pystack("remote", "--native-all", str(target.pid))
+        filling = run_with_cache(cache_home, "remote", "--native-all", str(target.pid))
+        warm = run_with_cache(cache_home, "remote", "--native-all", "-v", str(target.pid))
+        assert cold.returncode == filling.returncode == warm.returncode == 0, warm.stderr
+        assert os.listdir(os.path.join(cache_home, "pystack", "frames"))
+        assert "the frame cache (build id" in warm.stderr, warm.stderr
+        assert cold.stdout == filling.stdout == warm.stdout
+        core = gcore(interpreter, target, tmp_path)
+        args = ["core", core, "--native-all"]
+        if interpreter["root"] not in ("/", ""):
+            args += ["--lib-search-root", interpreter["root"]]
+        cold_core = run_pystack(*args)
+        warm_core = run_with_cache(cache_home, *args)
+        assert cold_core.returncode == warm_core.returncode == 0, warm_core.stderr
+        assert cold_core.stdout == warm_core.stdout
+    finally:
+        target.close()

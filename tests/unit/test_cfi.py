@@ -165,6 +165,7 @@ class Walk(CfiUnwinder):
             return struct.pack("<Q", memory[address])
         self.read_memory = read
         self.anonymous_code = ()
+        self._pages = {}
         self.looked_up: list = []
 
     def _rules_at(self, address):

@@ -69,6 +69,9 @@ class CfiUnwinder:
         mappings = target.mappings()
         self.anonymous_code = jit.AnonymousCode(mappings)
         self.unwind_errors: Dict[int, str] = {}
+        self._pages: Dict[int, bytes] = {}  # the target is stopped: pages do not change
+        #: Set when another object says in -v what this one did.
+        self.quiet = False
         modules: Dict[str, _Module] = {}
         code = []
         for mapping in mappings:
@@ -100,23 +103,23 @@ class CfiUnwinder:
 
     def close(self) -> None:
         from .. import log
-        if self._used and log.enabled(log.INFO):
-            log.info("native frames: unwound by pystack from .eh_frame (libdw not used); "
-                     "names from %s", "; ".join(self.sources()))
+        if self._used and not self.quiet and log.enabled(log.INFO):
+            log.info("native frames: %s", self.describe())
         for module in self._used:
             for elf in module.opened:
                 elf.close()
         self._used = []
 
+    def describe(self) -> str:
+        """What unwound and named the frames, for -v (before `close`)."""
+        named = self.sources()
+        return ("unwound by pystack from .eh_frame"
+                + ("; names from " + "; ".join(named) if named else ""))
+
     def sources(self) -> List[str]:
-        found = []
-        for module in self._used:
-            if module.symbols is not None:
-                found.append(f"{module.library}: "
-                             + ", ".join(module.symbols.sources or ["no symbols"]))
-            elif module.failed:
-                found.append(f"{module.library}: not found")
-        return found
+        """Where the names of each library came from (none when another names)."""
+        return [f"{module.library}: " + ", ".join(module.symbols.sources or ["no symbols"])
+                for module in self._used if module.symbols is not None]
 
     # -- threads --------------------------------------------------------------------------
 
@@ -178,7 +181,20 @@ class CfiUnwinder:
         return None
 
     def _read_word(self, address: int) -> int:
-        return struct.unpack("<Q", self.read_memory(address, 8))[0]
+        """A word of the stack, through a cache of whole pages: a walk reads a few
+        words of every frame, all from the same few pages."""
+        page = address & ~0xFFF
+        data = self._pages.get(page)
+        if data is None:
+            try:
+                data = self.read_memory(page, 0x1000)
+            except (MemoryReadError, EngineError):
+                return struct.unpack("<Q", self.read_memory(address, 8))[0]
+            self._pages[page] = data
+        offset = address - page
+        if offset > 0x1000 - 8:
+            return struct.unpack("<Q", self.read_memory(address, 8))[0]
+        return struct.unpack_from("<Q", data, offset)[0]
 
     # -- modules --------------------------------------------------------------------------
 

@@ -195,6 +195,7 @@ _DW_FUNCS: list[tuple[str, Any, list[Any]]] = [
     ("dwarf_formstring", c_char_p, [POINTER(Dwarf_Attribute)]),
     ("dwarf_formudata", c_int, [POINTER(Dwarf_Attribute), POINTER(c_uint64)]),
     ("dwarf_diecu", POINTER(Dwarf_Die), [POINTER(Dwarf_Die), POINTER(Dwarf_Die), c_void_p, c_void_p]),
+    ("dwarf_srclang", c_int, [POINTER(Dwarf_Die)]),
     ("dwarf_getsrcfiles", c_int, [POINTER(Dwarf_Die), POINTER(c_void_p), POINTER(c_size_t)]),
     ("dwarf_filesrc", c_char_p, [c_void_p, c_size_t, c_void_p, c_void_p]),
     ("dwfl_standard_find_debuginfo", c_int, []),  # only its address is used

@@ -36,6 +36,9 @@ __all__ = ["RawNativeFrame", "ResolvedFrame", "Symbolizer", "UNKNOWN"]
 UNKNOWN = "???"
 
 
+#: DW_LANG_C89, C, C99, C11, C17: languages whose functions no scope qualifies.
+_C_LANGUAGES = frozenset({0x01, 0x02, 0x0C, 0x1D, 0x2C})
+
 #: DIE tags whose names qualify the functions they contain.
 _NAMING_SCOPES = frozenset(
     (libdw.DW_TAG_namespace, libdw.DW_TAG_class_type, libdw.DW_TAG_structure_type, libdw.DW_TAG_union_type)
@@ -91,6 +94,10 @@ class _Module:
     bias: Optional[int] = None
     #: Whether DWARF (its own or a debug file's) gave a line or scope for a pc in it.
     has_dwarf: bool = False
+    #: Its GNU build id (hex), what the frame cache is keyed by; None if it has none.
+    build_id: Optional[str] = None
+    #: How many of its frames the frame cache answered (no DWARF read for them).
+    cached: int = 0
 
 
 class _Function(TupleRecord):
@@ -119,6 +126,8 @@ class Symbolizer:
         # By lookup pc: `function_of` classifies every frame first, and the frames
         # then printed are symbolized in full, which needs the same symbol again.
         self._symbols: Dict[int, Optional[str]] = {}
+        from .cache import FrameCache
+        self._cache = FrameCache()
 
     # ------------------------------------------------------------ public
 
@@ -176,6 +185,10 @@ class Symbolizer:
             return mainfile.value.decode("utf-8", "surrogateescape")
         return raw.decode("utf-8", "surrogateescape") if raw else None
 
+    def save(self) -> None:
+        """Keep what DWARF said for the next run (see `cache`)."""
+        self._cache.save()
+
     def sources(self) -> List[str]:
         """Where each module's names came from, for `-v`: its debug file when libdw
         read DWARF for one of its frames, else its own symbol table."""
@@ -186,7 +199,10 @@ class Symbolizer:
                                        byref(debugfile))
             main = (mainfile.value or b"").decode("utf-8", "surrogateescape")
             debug = (debugfile.value or b"").decode("utf-8", "surrogateescape")
-            if debug and debug != main:
+            if module.cached:
+                found.append(f"{module.library}: the frame cache (build id "
+                             f"{module.build_id})" + (f" and {debug}" if debug else ""))
+            elif debug and debug != main:
                 found.append(f"{module.library}: {debug}")
             elif debug or module.has_dwarf:
                 found.append(f"{module.library}: its own DWARF")
@@ -204,7 +220,11 @@ class Symbolizer:
             library = os.path.basename(name) or name
             bias = c_uint64()
             elf = self._lib.dwfl_module_getelf(mod, byref(bias))
-            info = _Module(name, library, {}, bias.value if elf else None)
+            bits, vaddr = c_void_p(), c_uint64()
+            length = self._lib.dwfl_module_build_id(mod, byref(bits), byref(vaddr))
+            build_id = ctypes.string_at(bits.value, length).hex() \
+                if length > 0 and bits.value else None
+            info = _Module(name, library, {}, bias.value if elf else None, False, build_id)
             self._modules[mod] = info
         return info
 
@@ -216,14 +236,30 @@ class Symbolizer:
         if not mod:
             return [ResolvedFrame(pc, UNKNOWN, UNKNOWN, 0, 0, UNKNOWN)]
         module = self._module(mod)
+        offset = _offset(pc, module)
+        key = lookup - module.bias if module.bias is not None else None
+        if key is not None:
+            kept = self._cache.frames(module.build_id, key)
+            if kept is not None:
+                module.cached += 1
+                return [ResolvedFrame(pc, name, path, line, column, module.library,
+                                      inlined=inlined, offset=offset)
+                        for name, path, line, column, inlined in kept]
 
         symbol = self._elf_symbol(mod, lookup)
         path, line, column = self._source_line(mod, lookup)
         chain = self._inline_chain(mod, module, lookup)
-
-        offset = _offset(pc, module)
-        if path or chain:
+        frames = self._frames_of(pc, module, symbol, path, line, column, chain, offset)
+        if (path or chain) and key is not None:
             module.has_dwarf = True
+            self._cache.keep_frames(module.build_id, key, [
+                (f.symbol, f.path, f.linenumber, f.colnumber, f.inlined) for f in frames])
+        return frames
+
+    @staticmethod
+    def _frames_of(pc: int, module: _Module, symbol: Optional[str], path: Optional[str],
+                   line: int, column: int, chain: List[_Function],
+                   offset: Optional[int]) -> List[ResolvedFrame]:
         if not chain:
             return [ResolvedFrame(pc, symbol or UNKNOWN, path or UNKNOWN, line, column,
                                   module.library, offset=offset)]
@@ -249,7 +285,13 @@ class Symbolizer:
         """The demangled ELF symbol covering `address` (None if there is none)."""
         if address in self._symbols:
             return self._symbols[address]
-        symbol = self._symbol_of(mod, address)
+        module = self._module(mod)
+        key = address - module.bias if module.bias is not None else None
+        symbol = self._cache.symbol(module.build_id, key) if key is not None else None
+        if symbol is None:
+            symbol = self._symbol_of(mod, address)
+            if symbol is not None and key is not None:
+                self._cache.keep_symbol(module.build_id, key, symbol)
         self._symbols[address] = symbol
         return symbol
 
@@ -377,6 +419,13 @@ class Symbolizer:
         if cached is not None:
             return cached
         lib = self._lib
+        cudie = Dwarf_Die()
+        if lib.dwarf_diecu(byref(decl), byref(cudie), None, None) and \
+                lib.dwarf_srclang(byref(cudie)) in _C_LANGUAGES:
+            # C has no namespaces; and finding a DIE's parents walks its whole unit
+            # from the start (ceval.c's is most of libpython's DWARF)
+            self._prefixes[key] = ""
+            return ""
         parents: List[str] = []
         scopes = POINTER(Dwarf_Die)()
         count = lib.dwarf_getscopes_die(byref(decl), byref(scopes))

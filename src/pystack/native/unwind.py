@@ -118,6 +118,10 @@ class NativeUnwinder:
         self._core_elf: Optional[int] = None
         self._pid: Optional[int] = None
         self.is_core = False
+        #: Whether libdw walks the threads (else it only names what another walked).
+        self.attached = True
+        #: Set when another object says in -v what this one did.
+        self.quiet = False
         #: The last libdwfl error seen while unwinding each thread, for diagnostics.
         self.unwind_errors: Dict[int, str] = {}
         # Kept alive until dwfl_end: libdwfl holds pointers to all of these.
@@ -162,16 +166,20 @@ class NativeUnwinder:
     # ------------------------------------------------------------ construction
 
     @classmethod
-    def for_process(cls, pid: int, *, root: Optional[str] = None) -> "NativeUnwinder":
+    def for_process(cls, pid: int, *, root: Optional[str] = None,
+                    attach: bool = True) -> "NativeUnwinder":
         """A session over live process `pid`, whose tasks the caller has ptrace-stopped.
 
         `root` is where the target's paths open from here (normally
         /proc/PID/root); paths that do not exist there are tried as they are,
         because the kernel shows a chrooted process's files with host paths.
+        Without `attach`, the session only names pcs (another unwinder walks):
+        libdw then never touches the threads.
         """
         self = cls()
         self._pid = pid
         self._root = root
+        self.attached = attach
         try:
             self._begin([root])
             lib = self._lib
@@ -181,7 +189,7 @@ class NativeUnwinder:
             if rc != 0:
                 reason = os.strerror(rc) if rc > 0 else libdw.errmsg()
                 raise EngineError(f"cannot read the mappings of process {pid} for native stacks: {reason}")
-            rc = lib.dwfl_linux_proc_attach(self._dwfl, pid, True)
+            rc = lib.dwfl_linux_proc_attach(self._dwfl, pid, True) if attach else 0
             if rc != 0:
                 reason = os.strerror(rc) if rc > 0 else libdw.errmsg()
                 raise EngineError(f"cannot attach libdw to process {pid}: {reason}")
@@ -198,6 +206,7 @@ class NativeUnwinder:
         *,
         lib_search_path: Union[str, Sequence[str], None] = None,
         lib_search_root: Optional[str] = None,
+        attach: bool = True,
     ) -> "NativeUnwinder":
         """A session over an (uncompressed) ELF core file.
 
@@ -210,6 +219,7 @@ class NativeUnwinder:
         """
         self = cls()
         self.is_core = True
+        self.attached = attach
         self._root = lib_search_root
         if isinstance(lib_search_path, str):
             lib_search_path = [p for p in lib_search_path.split(os.pathsep) if p]
@@ -233,7 +243,7 @@ class NativeUnwinder:
                 raise EngineError(
                     f"cannot read the modules of core {core_path}: {libdw.errmsg()}", corefile=core_path
                 )
-            pid = lib.dwfl_core_file_attach(self._dwfl, self._core_elf)
+            pid = lib.dwfl_core_file_attach(self._dwfl, self._core_elf) if attach else 0
             if pid < 0:
                 raise EngineError(
                     f"cannot read the threads of core {core_path}: {libdw.errmsg()}", corefile=core_path
@@ -262,12 +272,10 @@ class NativeUnwinder:
 
     def close(self) -> None:
         """End the session; libdw closes every file it opened."""
-        if self._dwfl and self._symbolizer is not None and log.enabled(log.INFO):
-            version = self._lib.dwfl_version(self._dwfl) if self._lib.dwfl_version else None
-            log.info("native frames: unwound by libdw %s from CFI (.eh_frame, .debug_frame); "
-                     "names and lines from %s",
-                     (version or b"?").decode(), "; ".join(self._symbolizer.sources())
-                     or "no module")
+        if self._dwfl and not self.quiet and log.enabled(log.INFO):
+            log.info("native frames: %s", self.describe())
+        if self._symbolizer is not None:
+            self._symbolizer.save()
         if self._resume_dwfl:
             self._lib.dwfl_end(self._resume_dwfl)
             self._resume_dwfl = None
@@ -281,6 +289,14 @@ class NativeUnwinder:
             os.close(self._core_fd)
             self._core_fd = None
         self._symbolizer = None
+
+    def describe(self) -> str:
+        """What unwound and named the frames, for -v (before `close`)."""
+        version = self._lib.dwfl_version(self._dwfl) if self._lib.dwfl_version else None
+        sources = self._symbolizer.sources() if self._symbolizer is not None else []
+        return (f"{'unwound' if self.attached else 'named'} by libdw "
+                f"{(version or b'?').decode()}; names and lines from "
+                + ("; ".join(sources) or "no module"))
 
     def __enter__(self) -> "NativeUnwinder":
         return self
