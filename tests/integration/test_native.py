@@ -117,12 +117,19 @@ def check_python_frames(output: str, report: dict) -> None:
                 line.endswith(f" in {callee}") or line.endswith(f".{callee}")))
             assert any(line.startswith("(C)") for line in lines[start:end]), \
                 (caller, callee, lines)
+    # the signal frame: the handler's stack goes on into the interrupted pause()
+    lines = threads[report["tids"]["signalled"]]
+    start = next(i for i, line in enumerate(lines) if line.endswith(" in interrupted"))
+    end = next(i for i, line in enumerate(lines) if line.endswith(" in on_signal"))
+    assert any(" in pause " in line or " in __libc_pause " in line
+               for line in lines[start:end]), lines
 
 
 #: Threads of native_target.py whose Python frames C calls back: (caller, callee).
 CALLED_BACK = {
     "callbacks": [("callbacks", "by_key"), ("by_key", "by_map"), ("by_map", "by_reduce")],
     "init": [("in_init", "__init__"), ("__init__", "__eq__"), ("compare_in_c", "compare")],
+    "signalled": [("interrupted", "on_signal")],
 }
 
 
@@ -519,8 +526,8 @@ def same_pcs_as_libdw(target) -> None:
             tids = process.thread_ids()
             assert tids
             for tid in tids:
-                theirs = [(f.pc, f.sp) for f in libdw.unwind(tid)]
-                mine = [(f.pc, f.sp) for f in ours.unwind(tid)]
+                theirs = [(f.pc, f.sp, f.is_activation) for f in libdw.unwind(tid)]
+                mine = [(f.pc, f.sp, f.is_activation) for f in ours.unwind(tid)]
                 assert mine == theirs, (tid, [hex(pc) for pc, _ in mine],
                                         [hex(pc) for pc, _ in theirs],
                                         ours.unwind_errors.get(tid))

@@ -168,6 +168,11 @@ class CfiUnwinder:
             except (cfi.CfiError, MemoryReadError, EngineError, struct.error,
                     IndexError) as exc:
                 return f"cannot unwind past 0x{pc:x}: {exc}"
+            if rules.signal_frame and not activation:
+                # the signal trampoline itself: the handler "returned" to its very
+                # first instruction, not past a call (its CFI covers the byte before,
+                # so the rules found are right; its name is at the pc itself)
+                frames[-1] = RawNativeFrame(pc, True, sp)
             return_address = caller.get(rules.ra_register)
             if not return_address:
                 return None  # the outermost frame (_start, clone3: RA undefined)

@@ -1,9 +1,11 @@
 """Target for --native tests (CPython 2.7 and 3.6+): a thread in time.sleep, one in a
 lock wait, one inside a C++ function called through ctypes, one thread started from C
-that never touched Python, and threads whose Python frames are called back from C
+that never touched Python, threads whose Python frames are called back from C
 several times over (several eval-loop calls per thread: sorted's key, map, reduce, a
-class's __init__ and __eq__ from a dict lookup, a ctypes callback from qsort). Prints
-JSON with the kernel tids and every Python thread's frames, then blocks."""
+class's __init__ and __eq__ from a dict lookup, a ctypes callback from qsort), and one
+interrupted in pause() by a signal whose C handler (a ctypes callback) runs Python
+(a signal frame in its stack). Prints JSON with the kernel tids and every Python
+thread's frames, then blocks."""
 import ctypes
 import functools
 import json
@@ -100,6 +102,24 @@ def in_init():
     Built()
 
 
+HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_int)
+HANDLED = threading.Event()
+SIGUSR1 = 10
+
+
+def on_signal(signum):
+    HANDLED.set()
+    time.sleep(100000)  # BLOCK
+
+
+ON_SIGNAL = HANDLER(on_signal)  # kept alive: the C library holds a pointer to it
+
+
+def interrupted():
+    TIDS["signalled"] = tid()
+    _libc.pause()  # BLOCK: until the signal, whose handler never returns
+
+
 def start(target, *args):
     t = threading.Thread(target=target, args=args)
     t.daemon = True
@@ -113,10 +133,17 @@ start(locked, held)
 start(in_cpp)
 start(callbacks)
 start(in_init)
+_libc.signal(SIGUSR1, ON_SIGNAL)
+signalled = threading.Thread(target=interrupted)
+signalled.daemon = True
+signalled.start()
 LIB.start_c_thread()
 deadline = time.time() + 20
-while len(TIDS) < 5 and time.time() < deadline:
+while len(TIDS) < 6 and time.time() < deadline:
     time.sleep(0.01)
+time.sleep(0.3)  # in pause() by now
+_libc.pthread_kill(ctypes.c_ulong(signalled.ident), SIGUSR1)
+HANDLED.wait(20)
 time.sleep(0.3)
 TIDS["main"] = tid()
 
