@@ -507,19 +507,21 @@ def run_without_libdw(*args: str) -> subprocess.CompletedProcess:
                            *args], capture_output=True, text=True, env=env, timeout=120)
 
 
-def same_pcs_as_libdw(target) -> None:
+def same_pcs_as_libdw(target, root: str = "/") -> None:
     """Both unwinders on the same stopped process (or core) find the same frames."""
     from pystack.native.cfi_unwind import CfiUnwinder
     from pystack.native.unwind import NativeUnwinder
     if isinstance(target, str):
         from pystack.target.core import CoreFile
-        opened, core = CoreFile(target), True
+        opened = CoreFile(target, lib_search_root=None if root == "/" else root)
+        core = True
     else:
         from pystack.target.live import LiveProcess
         opened, core = LiveProcess(target), False
     with opened as process:
         if core:
-            libdw = NativeUnwinder.for_core(process.core_path, process.executable)
+            libdw = NativeUnwinder.for_core(process.core_path, process.executable,
+                                            lib_search_root=process.lib_search_root)
         else:
             libdw = NativeUnwinder.for_process(process.pid, root=process.root)
         with libdw, CfiUnwinder.for_target(process, core=core) as ours:
@@ -556,8 +558,7 @@ def test_native_without_libdw(interpreter, library, tmp_path):
         args = ["core", core]
         if interpreter["root"] not in ("/", ""):
             args += ["--lib-search-root", interpreter["root"]]
-        else:
-            same_pcs_as_libdw(core)
+        same_pcs_as_libdw(core, interpreter["root"] or "/")
         from_core = run_without_libdw(args[0], "--native", *args[1:])
         assert from_core.returncode == 0, from_core.stderr
         check_python_frames(from_core.stdout, target.report)
