@@ -7,8 +7,9 @@ paid again by every run. What it finds depends on the binary only, so it is kept
 build id in the user's cache directory (`$XDG_CACHE_HOME/pystack`, else
 `~/.cache/pystack`): one small file per binary, offsets in the file (pc less the load
 bias) to the frames found there. A file is used only for the build id it names
-inside, holds only answers that DWARF gave (a debug file installed later is not
-hidden by a cached "unknown"), and may be deleted at any time. `PYSTACK_NO_CACHE=1`
+inside, holds "nothing here" only where DWARF was there to say it (a debug file
+installed later is not hidden by what its absence said), and may be deleted at any
+time. `PYSTACK_NO_CACHE=1`
 turns it off.
 """
 from __future__ import annotations

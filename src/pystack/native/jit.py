@@ -2,10 +2,11 @@
 
 A 3.12+ interpreter started with ``-X perf`` (or after
 ``sys.activate_stack_trampoline("perf")``) enters every Python call through a small
-trampoline copied at run time into anonymous memory. No unwind table covers it, so
-libdw stops there. The trampoline is four instructions of known shape around a
-``call``, so stepping over it needs no table: its return address and the caller's stack
-pointer are at fixed places above the stack pointer libdw stopped at. The interpreter
+trampoline copied at run time into anonymous memory. No unwind table covers it, so a
+walk by unwind tables (libdw's, ours) stops there. The trampoline is four instructions
+of known shape around a ``call``, so stepping over it needs no table: its return
+address and the caller's stack pointer are at fixed places above the stack pointer
+where the tables ended. The interpreter
 writes where each trampoline lies, and for which Python function, to
 ``/tmp/perf-PID.map`` (``START SIZE NAME`` in hex), which names them.
 
@@ -14,7 +15,6 @@ x86-64 only: other machines lay their trampolines out differently.
 from __future__ import annotations
 
 import bisect
-import os
 import struct
 
 TYPE_CHECKING = False
@@ -27,10 +27,6 @@ RBX, RBP, RSP = 3, 6, 7
 CALLEE_SAVED = (RBX, 12, 13, 14, 15)
 #: Library shown for code the perf map names.
 PERF_MAP_LIBRARY = "[perf map]"
-
-
-def supported() -> bool:
-    return os.uname().machine == "x86_64"
 
 
 #: The instructions before the trampoline's ``call *%rcx`` (ff d1), and whether they

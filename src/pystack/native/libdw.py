@@ -109,26 +109,6 @@ FRAME_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_void_p)
 THREAD_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_void_p)
 
 
-#: Dwfl_Thread_Callbacks members (for a session whose threads and registers we give).
-NEXT_THREAD = CFUNCTYPE(c_int, c_void_p, c_void_p, POINTER(c_void_p))
-GET_THREAD = CFUNCTYPE(c_bool, c_void_p, c_int, c_void_p, POINTER(c_void_p))
-MEMORY_READ = CFUNCTYPE(c_bool, c_void_p, c_uint64, POINTER(c_uint64), c_void_p)
-SET_INITIAL_REGISTERS = CFUNCTYPE(c_bool, c_void_p, c_void_p)
-
-
-class Dwfl_Thread_Callbacks(Structure):
-    """What `dwfl_attach_state` asks of a thread source; plain pointers, as above."""
-
-    _fields_ = [
-        ("next_thread", c_void_p),
-        ("get_thread", c_void_p),
-        ("memory_read", c_void_p),
-        ("set_initial_registers", c_void_p),
-        ("detach", c_void_p),
-        ("thread_detach", c_void_p),
-    ]
-
-
 class Dwfl_Callbacks(Structure):
     """The callbacks struct `dwfl_begin` keeps a pointer to for the Dwfl's whole life.
 
@@ -164,10 +144,6 @@ _DW_FUNCS: list[tuple[str, Any, list[Any]]] = [
     ("dwfl_thread_getframes", c_int, [c_void_p, FRAME_CALLBACK, c_void_p]),
     ("dwfl_getthread_frames", c_int, [c_void_p, c_int, FRAME_CALLBACK, c_void_p]),
     ("dwfl_frame_pc", c_bool, [c_void_p, POINTER(c_uint64), POINTER(c_bool)]),
-    ("dwfl_attach_state", c_bool,
-     [c_void_p, c_void_p, c_int, POINTER(Dwfl_Thread_Callbacks), c_void_p]),
-    ("dwfl_thread_state_registers", c_bool, [c_void_p, c_int, c_uint, POINTER(c_uint64)]),
-    ("dwfl_thread_state_register_pc", None, [c_void_p, c_uint64]),
     ("dwfl_addrmodule", c_void_p, [c_void_p, c_uint64]),
     (
         "dwfl_module_info",

@@ -250,8 +250,11 @@ class Symbolizer:
         path, line, column = self._source_line(mod, lookup)
         chain = self._inline_chain(mod, module, lookup)
         frames = self._frames_of(pc, module, symbol, path, line, column, chain, offset)
-        if (path or chain) and key is not None:
+        if path or chain:
             module.has_dwarf = True
+        # an answer without a line is kept only where DWARF was there to ask: a debug
+        # file installed later must not be hidden by what its absence said
+        if key is not None and (path or chain or self._has_debug_file(mod)):
             self._cache.keep_frames(module.build_id, key, [
                 (f.symbol, f.path, f.linenumber, f.colnumber, f.inlined) for f in frames])
         return frames
@@ -287,13 +290,22 @@ class Symbolizer:
             return self._symbols[address]
         module = self._module(mod)
         key = address - module.bias if module.bias is not None else None
-        symbol = self._cache.symbol(module.build_id, key) if key is not None else None
-        if symbol is None:
+        kept = self._cache.symbol(module.build_id, key) if key is not None else None
+        if kept is not None:
+            symbol = kept or None  # "": known to have none
+        else:
             symbol = self._symbol_of(mod, address)
-            if symbol is not None and key is not None:
-                self._cache.keep_symbol(module.build_id, key, symbol)
+            if key is not None and (symbol is not None or self._has_debug_file(mod)):
+                self._cache.keep_symbol(module.build_id, key, symbol or "")
         self._symbols[address] = symbol
         return symbol
+
+    def _has_debug_file(self, mod: int) -> bool:
+        """Whether libdw found a separate debug file for the module (so far)."""
+        mainfile, debugfile = c_char_p(), c_char_p()
+        self._lib.dwfl_module_info(mod, None, None, None, None, None, byref(mainfile),
+                                   byref(debugfile))
+        return bool(debugfile.value) and debugfile.value != mainfile.value
 
     def _symbol_of(self, mod: int, address: int) -> Optional[str]:
         offset = c_uint64()

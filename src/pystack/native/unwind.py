@@ -29,16 +29,14 @@ from types import TracebackType
 
 from pystack import log
 from pystack.errors import EngineError
-from pystack.native import jit, libdw
-from pystack.native.libdw import (FIND_ELF, FRAME_CALLBACK, GET_THREAD, MEMORY_READ,
-                                  NEXT_THREAD, SET_INITIAL_REGISTERS, THREAD_CALLBACK,
-                                  Dwfl_Callbacks, Dwfl_Thread_Callbacks, NativeUnavailable)
+from pystack.native import libdw
+from pystack.native.libdw import (FIND_ELF, FRAME_CALLBACK, THREAD_CALLBACK, Dwfl_Callbacks,
+                                  NativeUnavailable)
 from pystack.native.symbols import RawNativeFrame, ResolvedFrame, Symbolizer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing costs ~5 ms of every start
-    from typing import (BinaryIO, Callable, Dict, Iterable, List, Optional, Sequence, Tuple,
-                        Union)
+    from typing import BinaryIO, Dict, Iterable, List, Optional, Sequence, Union
 
 __all__ = ["NativeUnwinder", "RawNativeFrame", "NativeUnavailable"]
 
@@ -139,25 +137,6 @@ class NativeUnwinder:
         self._sp = c_uint64()
         self._sp_regno = _SP_REGISTER.get(os.uname().machine) \
             if self._lib.dwfl_frame_reg is not None else None
-        #: Reads the target's memory (address, size) -> bytes; set by the caller to
-        #: unwind through code without CFI (perf trampolines), else they end a stack.
-        self.read_memory: Optional[Callable[[int, int], bytes]] = None
-        #: Where the target has executable memory that no file backs (`in` tells);
-        #: None: any frame may be a trampoline's.
-        self.anonymous_code: Optional[jit.AnonymousCode] = None
-        # The frame whose registers the current walk keeps (see `_registers_at`).
-        self._capture_index = -1
-        self._captured: Dict[int, int] = {}
-        # A second session whose thread starts from registers we give: where a walk
-        # resumes past a trampoline (libdw cannot restart the first one's threads).
-        self._resume_dwfl: Optional[int] = None
-        self._resume_tid = 0
-        self._resume_from: Tuple[int, Dict[int, int]] = (0, {})
-        self._thread_callbacks = Dwfl_Thread_Callbacks()
-        self._next_thread_cb = NEXT_THREAD(lambda dwfl, arg, thread_argp: 0)
-        self._get_thread_cb = GET_THREAD(self._get_thread)
-        self._memory_read_cb = MEMORY_READ(self._memory_read)
-        self._initial_registers_cb = SET_INITIAL_REGISTERS(self._set_initial_registers)
         self._tids: List[int] = []
         self._known_tids: Optional[set] = None  # what threads() found, once
         self._thread_cb = THREAD_CALLBACK(self._on_thread)
@@ -276,9 +255,6 @@ class NativeUnwinder:
             log.info("native frames: %s", self.describe())
         if self._symbolizer is not None:
             self._symbolizer.save()
-        if self._resume_dwfl:
-            self._lib.dwfl_end(self._resume_dwfl)
-            self._resume_dwfl = None
         if self._dwfl:
             self._lib.dwfl_end(self._dwfl)
             self._dwfl = None
@@ -360,128 +336,22 @@ class NativeUnwinder:
         if tid not in self._known_tids:
             self.unwind_errors[tid] = f"thread {tid} is not a thread of the target"
             return []
-        frames, reason = self._walk(dwfl, tid, max_frames)
-        if reason and frames and self.read_memory is not None and jit.supported():
-            frames, reason = self._through_code_without_cfi(dwfl, tid, frames, reason,
-                                                            max_frames)
-        if reason:
-            self.unwind_errors[tid] = reason
-        else:
-            self.unwind_errors.pop(tid, None)
-        return frames
-
-    def _walk(self, dwfl: int, tid: int, max_frames: int,
-              capture_index: int = -1) -> Tuple[List[RawNativeFrame], Optional[str]]:
-        """One libdw walk of a thread: its frames and why it stopped (None: the end)."""
         self._frames = []
         self._max_frames = max_frames
         self._stop_reason = None
-        self._capture_index = capture_index
-        self._captured = {}
         rc = self._lib.dwfl_getthread_frames(dwfl, tid, self._frame_cb, None)
         reason = self._stop_reason
         if rc < 0 and reason is None:
             # libdw also reports the normal end of a stack as an error on
             # some architectures; record it, keep what was found.
             reason = libdw.errmsg() or None
+        if reason:
+            self.unwind_errors[tid] = reason
+        else:
+            self.unwind_errors.pop(tid, None)
         frames = self._frames
         self._frames = []
-        return frames, reason
-
-    def _through_code_without_cfi(self, dwfl: int, tid: int, frames: List[RawNativeFrame],
-                                  reason: str, max_frames: int
-                                  ) -> Tuple[List[RawNativeFrame], Optional[str]]:
-        """Continue a walk that stopped in a perf trampoline (code no unwind table
-        covers): step over it and let libdw go on from its caller."""
-        walked_by, first = dwfl, 0  # the session the last stretch came from, its start
-        while reason and len(frames) < max_frames:
-            index = self._trampoline_frame(frames, first)
-            if index is None:
-                break
-            # libdw may have gone on past it by guesswork (a frame-pointer step from
-            # registers the trampoline's callee left): those frames are not real
-            frames = frames[:index + 1]
-            self._walk(walked_by, tid, max_frames, capture_index=index - first)
-            step = jit.step_over(frames[index].pc, dict(self._captured), self.read_memory)
-            if step is None:
-                break
-            resumed = self._resume_session()
-            if resumed is None:
-                break
-            self._resume_tid, self._resume_from = tid, step
-            more, reason = self._walk(resumed, tid, max_frames - len(frames))
-            if not more:
-                break
-            # the first frame is a return address, not where the thread was stopped
-            more[0] = RawNativeFrame(more[0].pc, False, more[0].sp)
-            walked_by, first = resumed, len(frames)
-            frames = frames + more
-        return frames, reason
-
-    def _trampoline_frame(self, frames: List[RawNativeFrame], start: int) -> Optional[int]:
-        """The first frame from `start` on that returns into a perf trampoline."""
-        anonymous = self.anonymous_code
-        for index in range(start, len(frames)):
-            frame = frames[index]
-            if frame.is_activation or (anonymous is not None and frame.pc not in anonymous):
-                continue
-            if jit.returns_into_trampoline(frame.pc, self.read_memory):
-                return index
-        return None
-
-    def _resume_session(self) -> Optional[int]:
-        """The second session (made on first use), or None if libdw refuses it."""
-        if self._resume_dwfl is not None:
-            return self._resume_dwfl or None
-        lib = self._lib
-        dwfl = lib.dwfl_begin(byref(self._callbacks))
-        if not dwfl:
-            self._resume_dwfl = 0
-            return None
-        lib.dwfl_report_begin(dwfl)
-        if self.is_core:
-            exe = self._executable.encode() if self._executable else None
-            ok = lib.dwfl_core_file_report(dwfl, self._core_elf, exe) >= 0
-        else:
-            ok = lib.dwfl_linux_proc_report(dwfl, self._pid) == 0
-        lib.dwfl_report_end(dwfl, None, None)
-        callbacks = self._thread_callbacks
-        callbacks.next_thread = cast(self._next_thread_cb, c_void_p).value
-        callbacks.get_thread = cast(self._get_thread_cb, c_void_p).value
-        callbacks.memory_read = cast(self._memory_read_cb, c_void_p).value
-        callbacks.set_initial_registers = cast(self._initial_registers_cb, c_void_p).value
-        if not ok or not lib.dwfl_attach_state(dwfl, self._core_elf or None, self._pid or 0,
-                                               byref(callbacks), None):
-            log.info("cannot unwind past code without CFI: %s", libdw.errmsg())
-            lib.dwfl_end(dwfl)
-            self._resume_dwfl = 0
-            return None
-        self._resume_dwfl = dwfl
-        return dwfl
-
-    def _get_thread(self, dwfl: int, tid: int, arg: int, thread_argp) -> bool:
-        thread_argp[0] = 1  # libdw wants something not NULL
-        return tid == self._resume_tid
-
-    def _memory_read(self, dwfl: int, address: int, result, arg: int) -> bool:
-        try:
-            result[0] = struct.unpack("<Q", self.read_memory(address, 8))[0]
-        except BaseException:  # noqa: BLE001 - an exception must not cross into C
-            return False
-        return True
-
-    def _set_initial_registers(self, thread: int, arg: int) -> bool:
-        try:
-            pc, registers = self._resume_from
-            value = c_uint64()
-            for number, register in registers.items():
-                value.value = register
-                if not self._lib.dwfl_thread_state_registers(thread, number, 1, byref(value)):
-                    return False
-            self._lib.dwfl_thread_state_register_pc(thread, pc)
-        except BaseException:  # noqa: BLE001 - an exception must not cross into C
-            return False
-        return True
+        return frames
 
     def _on_frame(self, state: int, arg: int) -> int:
         try:
@@ -496,8 +366,6 @@ class NativeUnwinder:
             if self._sp_regno is not None and \
                     self._lib.dwfl_frame_reg(state, self._sp_regno, byref(self._sp)) == 0:
                 sp = self._sp.value
-            if len(self._frames) == self._capture_index:
-                self._captured = self._registers(state)
             self._frames.append(RawNativeFrame(pc.value, bool(activation.value), sp))
             if len(self._frames) >= self._max_frames:
                 self._stop_reason = f"stopped after {self._max_frames} frames"
@@ -506,17 +374,6 @@ class NativeUnwinder:
             self._stop_reason = f"internal error: {exc!r}"
             return libdw.DWARF_CB_ABORT
         return libdw.DWARF_CB_OK
-
-    def _registers(self, state: int) -> Dict[int, int]:
-        """What a frame-pointer step needs of a frame (those libdw knows)."""
-        found = {}
-        if self._lib.dwfl_frame_reg is None:
-            return found
-        value = c_uint64()
-        for number in (jit.RSP, jit.RBP, *jit.CALLEE_SAVED):
-            if self._lib.dwfl_frame_reg(state, number, byref(value)) == 0:
-                found[number] = value.value
-        return found
 
     def unwind_all(self, max_frames: int = 4096) -> Dict[int, List[RawNativeFrame]]:
         """Every thread's pcs, in `threads()` order."""
