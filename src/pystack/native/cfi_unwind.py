@@ -57,14 +57,15 @@ class _Module:
 class CfiUnwinder:
     """Unwinds the threads of a stopped process or a core through their CFI."""
 
-    def __init__(self, target, roots: List[Optional[str]], check_build_ids: bool) -> None:
+    def __init__(self, target, roots: List[Optional[str]], core: bool) -> None:
+        """`roots`: where debug files may be (the target's root, a core's image);
+        `core`: the target is a core, whose files are checked against its build ids."""
         if os.uname().machine != "x86_64":
             raise EngineError("native stacks without libdw are only read on x86-64: "
                               "install libdw1 (elfutils)")
         self._target = target
         self._roots = roots
-        self._check_build_ids = check_build_ids
-        self.is_core = check_build_ids
+        self.is_core = core
         self.read_memory = target.read
         mappings = target.mappings()
         self.anonymous_code = jit.AnonymousCode(mappings)
@@ -93,7 +94,7 @@ class CfiUnwinder:
     @classmethod
     def for_target(cls, target, *, core: bool = False) -> "CfiUnwinder":
         roots = [getattr(target, "lib_search_root", None) if core else target.root]
-        return cls(target, roots, check_build_ids=core)
+        return cls(target, roots, core=core)
 
     def __enter__(self) -> "CfiUnwinder":
         return self
@@ -227,7 +228,7 @@ class CfiUnwinder:
         except ElfError:
             return False
         module.opened.append(elf)
-        if self._check_build_ids:
+        if self.is_core:
             wanted = self._target.core_build_id(module.path)
             found = elf.build_id
             if wanted and found is not None and found.hex() != wanted:
