@@ -138,3 +138,123 @@ def test_colours_are_reset_before_every_line_break(tmp_path):
     thread = make_thread([code(name, 1, "f")])
     for line in renderer.thread(thread):
         assert "\n" not in line and (line.endswith("\033[0m") or "\033[" not in line[-8:])
+
+
+def test_frames_variables_corruption_and_native_frames_exactly_in_colour(tmp_path):
+    """Every piece of a frame's lines, colours included: the header, the executing
+    range highlighted, argument and local sections, both corruption markers, and
+    native frames (inlined, and one without a line number)."""
+    from pystack.native.symbols import ResolvedFrame
+    from pystack.types import PyFrame
+    sources, name = sources_for(tmp_path, "def f(a):\n    x = g(a)  # call\n")
+    renderer = TextRenderer(sources, color=True, native="all")
+    frame = PyFrame(prev=None, next=None, code=code(name, 2, "f", 8, 12),
+                    arguments={"a": "1"}, locals={"x": "'s'"}, is_entry=True)
+    frame.corrupted_at = 0xDEAD0  # the walk stopped below this frame
+    unreadable = PyFrame(prev=None, next=None, code=None, arguments={}, locals={},
+                         is_entry=False)
+    unreadable.corrupted_at = 0xBEEF
+    unknown = PyFrame(prev=None, next=None, code=None, arguments={}, locals={},
+                      is_entry=False)
+    e = "\x1b["
+    assert list(renderer.frame(frame)) + list(renderer.frame(unreadable)) + \
+        list(renderer.frame(unknown)) == [
+            f'    {e}35m(Python){e}0m File {e}32m"/app.py"{e}0m, line {e}36m2{e}0m, '
+            f'in {e}33mf{e}0m',
+            f"        x = {e}1m{e}31mg(a){e}0m  # call",
+            f"      {e}1mArguments:{e}0m",
+            f"        {e}36ma{e}0m: 1",
+            f"      {e}1mLocals:{e}0m",
+            f"        {e}36mx{e}0m: 's'",
+            f"    {e}31m(corrupted frame at 0xdead0){e}0m",
+            f"    {e}31m(corrupted frame at 0xbeef){e}0m",
+            f"    {e}31m(corrupted frame at 0x0){e}0m"]
+    inlined = ResolvedFrame(0x10, "pysleep", "Modules/timemodule.c", 2182, 9,
+                            "libpython3.12.so", inlined=True)
+    lineless = ResolvedFrame(0x10, "time_sleep", "Modules/timemodule.c", None, 0,
+                             "libpython3.12.so")
+    assert [renderer.native_frame(f) for f in (inlined, lineless)] == [
+        f'    {e}34m(C){e}0m File {e}32m"Modules/timemodule.c"{e}0m, line {e}36m2182{e}0m, '
+        f"in {e}33mpysleep{e}0m (inlined) (libpython3.12.so)",
+        f'    {e}34m(C){e}0m File {e}32m"Modules/timemodule.c"{e}0m, line {e}36m0{e}0m, '
+        f"in {e}33mtime_sleep{e}0m (libpython3.12.so)"]
+
+
+def _coloured(tmp_path):
+    sources, name = sources_for(tmp_path, "def f():\n    g()\n\nf()\n")
+    return TextRenderer(sources, color=True, native="all"), sources, name
+
+
+def test_an_os_thread_in_several_interpreters_has_a_section_each(tmp_path):
+    renderer, sources, name = _coloured(tmp_path)
+    e = "\x1b["
+    main = make_thread([code(name, 4, "<module>")], name="MainThread", interpreter_id=0,
+                       in_main_interpreter=True)
+    sub = make_thread([code(name, 2, "f")], interpreter_id=3, in_main_interpreter=False,
+                      holds_the_gil=1)
+    idle = make_thread([], interpreter_id=4, in_main_interpreter=False)
+    module_line = [f'    {e}35m(Python){e}0m File {e}32m"/app.py"{e}0m, line {e}36m4{e}0m, '
+                   f"in {e}33m<module>{e}0m", "        f()"]
+    f_line = [f'    {e}35m(Python){e}0m File {e}32m"/app.py"{e}0m, line {e}36m2{e}0m, '
+              f"in {e}33mf{e}0m", "        g()"]
+    # the header's status is the innermost section's (where the thread runs now);
+    # an interpreter with nothing running in it has no section
+    assert list(renderer.os_thread([main, idle, sub])) == [
+        f"{e}1mTraceback for thread 42 (MainThread) [Has the GIL] "
+        f"(most recent call last):{e}0m",
+        f"  {e}1mIn the main interpreter:{e}0m", *module_line,
+        f"  {e}1mIn interpreter 3 [Has the GIL]:{e}0m", *f_line]
+    assert list(renderer.os_thread([sub], labelled=True)) == [
+        f"{e}1mTraceback for thread 42 [Has the GIL] (most recent call last):{e}0m",
+        f"  {e}1mIn interpreter 3 [Has the GIL]:{e}0m", *f_line]
+    assert list(renderer.os_thread([idle, idle])) == ["The frame stack for thread 42 is empty"]
+    assert list(TextRenderer(sources).os_thread([main])) == [
+        "Traceback for thread 42 (MainThread) [] (most recent call last):",
+        '    (Python) File "/app.py", line 4, in <module>', "        f()"]
+
+
+def test_a_body_merges_native_frames_or_says_why_not(tmp_path):
+    from pystack.native.symbols import ResolvedFrame
+    renderer, _, name = _coloured(tmp_path)
+    e = "\x1b["
+    python = [f'    {e}35m(Python){e}0m File {e}32m"/app.py"{e}0m, line {e}36m4{e}0m, '
+              f"in {e}33m<module>{e}0m", "        f()",
+              f'    {e}35m(Python){e}0m File {e}32m"/app.py"{e}0m, line {e}36m2{e}0m, '
+              f"in {e}33mf{e}0m", "        g()"]
+    thread = make_thread([code(name, 4, "<module>"), code(name, 2, "f")])
+    evaluation = ResolvedFrame(0x2, "_PyEval_EvalFrameDefault", "???", 0, 0, "python3")
+    thread.native_frames = [ResolvedFrame(0x1, "main", "m.c", 3, 0, "python3"),
+                            evaluation, evaluation,
+                            ResolvedFrame(0x3, "clock_nanosleep", "???", 0, 0, "libc.so.6")]
+    assert renderer.body(thread) == [
+        f'    {e}34m(C){e}0m File {e}32m"m.c"{e}0m, line {e}36m3{e}0m, in {e}33mmain{e}0m '
+        "(python3)", *python,
+        f'    {e}34m(C){e}0m File {e}32m"???"{e}0m, line {e}36m0{e}0m, '
+        f"in {e}33mclock_nanosleep{e}0m (libc.so.6)"]
+    thread.native_frames = thread.native_frames[:2]  # one eval-loop call for two groups
+    assert renderer.body(thread) == [
+        f"    {e}31m(native frames not shown: 1 eval-loop call in the native stack for 2 "
+        f"groups of Python frames){e}0m", *python]
+    assert TextRenderer(renderer.sources, color=True).body(thread) == python  # not asked
+    assert renderer.body(make_thread([])) is None
+
+
+def test_the_executing_range_is_highlighted_exactly(tmp_path):
+    from pystack.types import LocationInfo, PyCodeObject, PyFrame
+    sources, name = sources_for(tmp_path, "x = g(a)\n    y = [\n")
+    renderer = TextRenderer(sources, color=True)
+    hot, cold = "\x1b[1m\x1b[31m", "\x1b[0m"
+
+    def line(lineno, end_lineno, column, end_column):
+        frame = PyFrame(prev=None, next=None, is_entry=True, arguments={}, locals={},
+                        code=PyCodeObject(name, "f", LocationInfo(lineno, end_lineno, column,
+                                                                  end_column)))
+        return list(renderer.frame(frame))[1]
+
+    assert line(1, 1, 0, 1) == f"        {hot}x{cold} = g(a)"  # from column 0
+    assert line(1, 1, 4, 8) == f"        x = {hot}g(a){cold}"  # up to the line's end
+    assert line(2, 3, 8, 9) == f"        y = {hot}[{cold}"  # on to a later line: to the end
+    assert line(2, 2, 8, 8) == f"        y = {hot}[{cold}"  # no width given: to the end
+    assert line(2, 3, 9, 12) == "        y = ["  # starts past the end: nothing marked
+    assert line(1, 1, 0, 0) == "        x = g(a)"  # no columns at all
+    assert line(1, 1, 2, 40) == f"        x {hot}= g(a){cold}"  # past the end: to the end

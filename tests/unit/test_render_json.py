@@ -249,3 +249,65 @@ def test_schema_requires_what_the_renderer_always_writes(sources):
     assert set(frame) == set(schema["$defs"]["python_frame"]["required"])
     assert set(JsonDocument.native_frame(native("x"))) == \
         set(schema["$defs"]["native_frame"]["required"])
+
+
+def test_tasks_event_loops_and_processes_exactly(tmp_path):
+    """The document's text, byte for byte: one piece per line (processes, threads,
+    tasks), event loops always, tasks only where they were read (`--tasks`)."""
+    from pystack.types import AsyncTask, ProcessDump
+    from test_render import sources_for
+    sources, name = sources_for(tmp_path, "async def main():\n    await x\n")
+    first = AsyncTask(0x10, "Task-1", "pending", False, 42, 0x99, [code(name, 2, "main")],
+                      "Task 'Task-2'", [])
+    second = AsyncTask(0x20, "Task-2", "done", False, None, 0x99, [], None, [0x10],
+                       "ValueError('boom')", "asyncio")
+    document = JsonDocument("remote")
+    document.add_process(ProcessDump(7, "/x", (3, 12, 1), [thread_of([code(name, 2, "main")])],
+                                     tasks=[first, second], event_loops=[(42, 2)]), sources)
+    document.add_process(ProcessDump(8, "/y", (3, 12, 1), [], skipped="not a Python process"),
+                         sources)
+    out = io.StringIO()
+    document.write(out)
+    assert out.getvalue() == (
+        '{"version": 1, "command": "remote", "core": null, "processes": [\n'
+        '{"pid": 7, "ppid": null, "command": null, "executable": "/x", "python_version": '
+        '"3.12.1", "skipped": null, "threads": [\n'
+        '{"tid": 42, "tid_in_namespace": null, "name": null, "interpreter_id": null, '
+        '"holds_gil": false, "waiting_for_gil": null, "dropping_gil": null, '
+        '"gc_collecting": false, "status": "", "frames": [{"kind": "python", "file": '
+        '"/app.py", "line": 2, "end_line": 2, "column": null, "end_column": null, '
+        '"function": "main", "qualname": null, "code": "await x", "is_entry": true, '
+        '"corrupted": false, "corrupted_at": null}], "warnings": []}], "event_loops": '
+        '[{"thread": 42, "pending_tasks": 2}], "tasks": [\n'
+        '{"id": 16, "name": "Task-1", "state": "pending", "running": false, "thread": 42, '
+        '"loop": 153, "implementation": "_asyncio", "frames": [{"file": "/app.py", "line": 2, '
+        '"function": "main", "qualname": null, "code": "await x"}], "awaits": '
+        '"Task \'Task-2\'", "awaited_by": [], "exception": null},\n'
+        '{"id": 32, "name": "Task-2", "state": "done", "running": false, "thread": null, '
+        '"loop": 153, "implementation": "asyncio", "frames": [], "awaits": null, '
+        '"awaited_by": [16], "exception": "ValueError(\'boom\')"}]},\n'
+        '{"pid": 8, "ppid": null, "command": null, "executable": "/y", "python_version": '
+        '"3.12.1", "skipped": "not a Python process", "threads": [], "event_loops": []}],\n'
+        '"warnings": []}\n')
+    validate(json.loads(out.getvalue()))
+
+
+def test_gil_facts_only_from_native_frames_that_were_read(sources):
+    from pystack.types import NativeFrame
+    thread = thread_of([code("/app.py", 4, "<module>")])
+    thread.native_frames = [NativeFrame(0x4, "_PyEval_EvalFrameDefault", "ceval.c", 1, 1,
+                                        "libpython3.12.so"),
+                            NativeFrame(0x5, "drop_gil", "ceval_gil.c", 120, 7,
+                                        "libpython3.12.so")]
+    _, doc = render(JsonDocument("remote", native="all"), [thread], sources)
+    t = doc["processes"][0]["threads"][0]
+    assert (t["dropping_gil"], t["waiting_for_gil"]) == (True, False)
+    native = [f for f in t["frames"] if f["kind"] == "native"]
+    # a plain NativeFrame (the public type) has no `inlined`: not inlined
+    assert native == [{"kind": "native", "symbol": "drop_gil", "library": "libpython3.12.so",
+                       "file": "ceval_gil.c", "line": 120, "column": 7, "address": 5,
+                       "inlined": False, "offset": None}]
+    thread.native_frames = []  # asked for, but none were read: unknown, not False
+    _, doc = render(JsonDocument("remote", native="all"), [thread], sources)
+    t = doc["processes"][0]["threads"][0]
+    assert (t["dropping_gil"], t["waiting_for_gil"]) == (None, None)
