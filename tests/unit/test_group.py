@@ -105,3 +105,35 @@ def _expand_names(text: str) -> list[str]:
                           st.integers(min_value=-1, max_value=30)), max_size=40))
 def test_every_name_is_listed_as_often_as_it_appears(names):
     assert sorted(_expand_names(compress_names(names)) if names else []) == sorted(names)
+
+
+def test_workers_of_several_processes_and_of_subinterpreters(tmp_path):
+    """Threads of two processes group together and the group names the processes
+    (`--subprocesses --group`); a process with several interpreters labels every
+    section, alone or grouped."""
+    plain = [(thread(201, "w-0", 5, 7), 4242), (thread(301, "w-1", 5, 7), 4243),
+             (thread(302, "w-2", 5, 7), 4243)]
+    renderers = {4242: renderer(tmp_path), 4243: renderer(tmp_path), 4244: renderer(tmp_path)}
+    headers = [b[0] for b in grouped_blocks(renderers, plain, name_processes=True)]
+    assert headers == ["Traceback for 3 threads (w-0 .. w-2), pids 4242, 4243, "
+                       "tids 201, 301, 302 [] (most recent call last):"]
+    headers = [b[0] for b in grouped_blocks(renderers, plain)]
+    assert headers == ["Traceback for 3 threads (w-0 .. w-2), tids 201, 301, 302 [] "
+                       "(most recent call last):"]
+    main, sub, alone = thread(401, "MainThread", 3), thread(402, "t", 5, 7), \
+        thread(403, "u", 5, 7)
+    main.interpreter_id, main.in_main_interpreter = 0, True
+    for t in (sub, alone):
+        t.interpreter_id, t.in_main_interpreter = 1, False
+    blocks = list(grouped_blocks(renderers, [(main, 4244), (sub, 4244)]))
+    assert [b[:2] for b in blocks] == [
+        ["Traceback for thread 401 (MainThread) [] (most recent call last):",
+         "  In the main interpreter:"],
+        ["Traceback for thread 402 (t) [] (most recent call last):",
+         "  In interpreter 1:"]]
+    blocks = list(grouped_blocks(renderers, [(main, 4244), (sub, 4244), (alone, 4244)]))
+    assert [b[:2] for b in blocks] == [
+        ["Traceback for 2 threads (t, u), tids 402, 403 [] (most recent call last):",
+         "  In interpreter 1:"],
+        ["Traceback for thread 401 (MainThread) [] (most recent call last):",
+         "  In the main interpreter:"]]

@@ -258,3 +258,27 @@ def test_the_executing_range_is_highlighted_exactly(tmp_path):
     assert line(2, 3, 9, 12) == "        y = ["  # starts past the end: nothing marked
     assert line(1, 1, 0, 0) == "        x = g(a)"  # no columns at all
     assert line(1, 1, 2, 40) == f"        x {hot}= g(a){cold}"  # past the end: to the end
+
+
+def test_native_frames_are_shown_only_when_asked_for(tmp_path):
+    from pystack.native.symbols import ResolvedFrame
+    sources, name = sources_for(tmp_path, "def f():\n    g()\n")
+    thread = make_thread([code(name, 2, "f")])
+    thread.native_frames = [ResolvedFrame(0x2, "_PyEval_EvalFrameDefault", "???", 0, 0, "p"),
+                            ResolvedFrame(0x3, "clock_nanosleep", "???", 0, 0, "libc.so.6")]
+    assert not any("(C)" in line for line in TextRenderer(sources).thread(thread))
+    assert any("clock_nanosleep" in line
+               for line in TextRenderer(sources, native="all").thread(thread))
+
+
+def test_a_contained_thread_names_its_own_tid_too(tmp_path):
+    sources, name = sources_for(tmp_path, "def f():\n    g()\n")
+    named = make_thread([code(name, 2, "f")], tid=9347, name="worker", tid_in_namespace=2)
+    unnamed = make_thread([code(name, 2, "f")], tid=9348, tid_in_namespace=3)
+    renderer = TextRenderer(sources)
+    assert next(renderer.thread(named)) == \
+        "Traceback for thread 9347 (worker; tid 2 in its namespace) [] (most recent call last):"
+    assert next(renderer.thread(unnamed)) == \
+        "Traceback for thread 9348 (tid 3 in its namespace) [] (most recent call last):"
+    assert list(renderer.os_thread([named, unnamed]))[0] == \
+        "Traceback for thread 9347 (worker; tid 2 in its namespace) [] (most recent call last):"
