@@ -137,3 +137,7 @@ def test_workers_of_several_processes_and_of_subinterpreters(tmp_path):
          "  In interpreter 1:"],
         ["Traceback for thread 401 (MainThread) [] (most recent call last):",
          "  In the main interpreter:"]]
+
+
+def test_names_ending_in_a_letter_before_their_number():
+    assert compress_names(["workerX1", "workerX2", "workerX3"]) == "workerX1 .. workerX3"

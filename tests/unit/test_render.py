@@ -282,3 +282,8 @@ def test_a_contained_thread_names_its_own_tid_too(tmp_path):
         "Traceback for thread 9348 (tid 3 in its namespace) [] (most recent call last):"
     assert list(renderer.os_thread([named, unnamed]))[0] == \
         "Traceback for thread 9347 (worker; tid 2 in its namespace) [] (most recent call last):"
+
+
+def test_a_stream_without_isatty_gets_no_colour(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert not use_color(object(), True)

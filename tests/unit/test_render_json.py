@@ -311,3 +311,15 @@ def test_gil_facts_only_from_native_frames_that_were_read(sources):
     _, doc = render(JsonDocument("remote", native="all"), [thread], sources)
     t = doc["processes"][0]["threads"][0]
     assert (t["dropping_gil"], t["waiting_for_gil"]) == (None, None)
+
+
+def test_a_plain_document_leaves_native_frames_out_and_says_who_collects(sources):
+    from pystack.types import NativeFrame
+    thread = thread_of([code("/app.py", 4, "<module>")])
+    thread.is_gc_collecting = 1
+    thread.native_frames = [NativeFrame(0x4, "_PyEval_EvalFrameDefault", "ceval.c", 1, 1,
+                                        "libpython3.12.so")]
+    _, doc = render(JsonDocument("remote"), [thread], sources)
+    t = doc["processes"][0]["threads"][0]
+    assert [f["kind"] for f in t["frames"]] == ["python"]
+    assert t["gc_collecting"] is True and t["waiting_for_gil"] is None
