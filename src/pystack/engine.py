@@ -327,9 +327,9 @@ def _add_native(threads: List[PyThread], unwinder, target: Target,
     # --native-last prints only the native frames below the innermost Python frame.
     only_innermost = mode == NativeReportingMode.LAST
 
-    unwinder.read_memory = target.read  # to step over perf trampolines
-    unwinder.anonymous_code = AnonymousCode(target.mappings())
-    jitted = CodeWithoutModule(target.read, unwinder.anonymous_code, unwinder.module_path,
+    # our unwinder has already mapped the target's anonymous code; libdw's has not
+    anonymous = getattr(unwinder, "anonymous_code", None) or AnonymousCode(target.mappings())
+    jitted = CodeWithoutModule(target.read, anonymous, unwinder.module_path,
                                _perf_map_path(target))
 
     def native_of(tid: int, entries: Sequence[int] = ()) -> list:

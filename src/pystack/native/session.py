@@ -22,7 +22,6 @@ class NativeSession:
         self._walker = walker
         self._namer = namer
         self.is_core = walker.is_core
-        self.read_memory = walker.read_memory
         self.anonymous_code = walker.anonymous_code
         walker.quiet = namer.quiet = True  # the session says what both did
 
