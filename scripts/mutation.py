@@ -36,7 +36,11 @@ GROUPS = {
     "linetable": (["src/pystack/cpython/linetable.py"], ["tests/unit/test_linetable.py"]),
     "merge": (["src/pystack/native/merge.py"], ["tests/unit/test_merge.py"]),
     "reprs": (["src/pystack/cpython/reprs.py", "src/pystack/cpython/reprs_named.py"],
-              ["tests/unit/test_reprs.py"]),
+              ["tests/unit/test_reprs.py", "tests/unit/test_recorded.py"]),
+    # the CPython model, through recorded dumps of real targets (tests/recorded.py)
+    "model": (["src/pystack/cpython/frames.py", "src/pystack/cpython/threads.py",
+               "src/pystack/cpython/objects.py", "src/pystack/cpython/variables.py"],
+              ["tests/unit/test_recorded.py"]),
     "render": (["src/pystack/render/text.py", "src/pystack/render/tasks.py",
                 "src/pystack/render/group.py", "src/pystack/render/jsondoc.py"],
                ["tests/unit/test_render.py", "tests/unit/test_render_json.py",

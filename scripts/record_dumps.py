@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Record, per interpreter, what a dump reads from real targets, for in-process replay.
+
+For each interpreter (one build per CPython version, and sid's debug 3.14), three
+targets of the integration tests are started and stopped once each:
+
+- `stacks`: stacks.py, every shape of blocked thread, with its own report of its
+  threads and frames (`sys._current_frames()`, `co_positions()` on 3.11+);
+- `locals`: status.py's `locals` mode, a frame full of locals and a thread that spins
+  holding the GIL, dumped with --locals at three value lengths;
+- `zoo`: test_reprs_live's zoo of values with the target's own `repr()` of each,
+  every value rendered with an unlimited and with the default budget.
+
+Each recording (tests/unit/data/dumps/NAME.SCENARIO.dump.xz, see tests/recorded.py)
+holds only the bytes those dumps read and the target's report, so
+tests/unit/test_recorded.py replays them with no interpreter and no ptrace, and
+`scripts/mutation.py` can see the CPython model and reprs run. Run it again after a
+change to the targets or to what a dump reads (the replay then says which bytes it
+missed):
+
+    .venv/bin/python scripts/record_dumps.py [NAME...]
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(REPO, "tests"), os.path.join(REPO, "src")]
+
+#: One interpreter per layout: the pyenv builds, and sid's for 3.14 (release and
+#: debug) and 3.15. Values beyond this length are checked only with the default
+#: budget (their bytes would make the recordings large).
+RECORDED = ["pyenv-2.7.18", "pyenv-3.6.15", "pyenv-3.7.16", "pyenv-3.8.18", "pyenv-3.9.18",
+            "pyenv-3.10.13", "pyenv-3.11.7", "pyenv-3.12.1", "pyenv-3.13.0", "sid-3.14",
+            "sid-3.14d", "sid-3.15"]
+LONGEST_FULL = 5000
+#: --locals-max-length values the locals dump is made with.
+LOCALS_LENGTHS = (100000, 80, 12)
+
+
+def _recording_dump(process, interpreter_box: list, memories: list, **options):
+    """engine._dump_of over `process`, every read noted."""
+    from pystack import engine
+    from recorded import RecordingMemory
+
+    def memory(target, cache=True):
+        mem = RecordingMemory(target)
+        memories.append(mem)
+        return mem
+
+    def locate(target, mem, method):
+        found = real_locate(target, mem, method)
+        interpreter_box.append(found)
+        return found
+
+    real_memory, real_locate = engine.Memory, engine.locate
+    engine.Memory, engine.locate = memory, locate
+    try:
+        return engine._dump_of(process, cache=True, **options)
+    finally:
+        engine.Memory, engine.locate = real_memory, real_locate
+
+
+def _meta(process, interpreter, report: dict, name: str, scenario: str) -> dict:
+    from pystack.cpython.layouts import layout_for
+
+    assert interpreter.layout.version == layout_for(interpreter.version).version
+    return {
+        "interpreter": name, "scenario": scenario, "report": report,
+        "pid": process.pid, "exe": process.exe,
+        "version": list(interpreter.version), "interp_head": interpreter.interp_head,
+        "runtime": interpreter.runtime, "current_tstate": interpreter.current_tstate,
+        "method": interpreter.method,
+        "mappings": [[m.start, m.end, m.offset, m.perms, m.path]
+                     for m in process.mappings()],
+        "thread_ids": process.thread_ids(),
+        "thread_pointers": {str(k): v for k, v in process.thread_pointers().items()},
+        "thread_names": {str(t): process.thread_name(t) for t in process.thread_ids()},
+    }
+
+
+def record_stacks(interp: dict, out: str) -> int:
+    from integration.targets_util import started
+    from pystack.target.live import LiveProcess
+    from recorded import save
+
+    with started(interp) as target:
+        with LiveProcess(target.pid) as process:
+            box, memories = [], []
+            _recording_dump(process, box, memories, exact_version=True)
+            ranges = [r for mem in memories for r in mem.ranges]
+            meta = _meta(process, box[0], target.report, interp["name"], "stacks")
+            return save(out, meta, process, ranges)
+
+
+def record_locals(interp: dict, out: str) -> int:
+    from integration.test_locals_status import start
+    from pystack.target.live import LiveProcess
+    from recorded import save
+    from integration.targets_util import wait_until_sleeping
+
+    proc, report = start(interp, "locals")
+    try:
+        wait_until_sleeping(report["pid"])
+        for _ in range(20):  # 2.7 lets go of the GIL now and then: stop it holding it
+            with LiveProcess(report["pid"]) as process:
+                box, memories = [], []
+                dumps = [_recording_dump(process, box, memories, locals=True,
+                                         max_value_length=n, exact_version=True)
+                         for n in LOCALS_LENGTHS]
+                spinner = [t for t in dumps[0].threads if t.tid == report["tids"]["spinner"]]
+                if not spinner or spinner[0].holds_the_gil <= 0:
+                    continue
+                ranges = [r for mem in memories for r in mem.ranges]
+                meta = _meta(process, box[0], report, interp["name"], "locals")
+                meta["lengths"] = list(LOCALS_LENGTHS)
+                return save(out, meta, process, ranges)
+        raise RuntimeError("the spinner never held the GIL when stopped")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def record_zoo(interp: dict, out: str) -> int:
+    from integration.test_reprs_live import _start
+    from pystack.cpython.locate import locate
+    from pystack.cpython.objects import Objects
+    from pystack.cpython.reprs import render
+    from pystack.target.live import LiveProcess
+    from recorded import RecordingMemory, save
+
+    proc, report, host_dir = _start(interp)
+    try:
+        with LiveProcess(report["pid"]) as process:
+            mem = RecordingMemory(process)
+            interpreter = locate(process, mem)
+            objs = Objects(mem, interpreter.layout)
+            values = []
+            for label, address, expected, check, truncated in report["values"]:
+                full = not truncated and len(expected) <= LONGEST_FULL
+                if full:
+                    render(objs, address, max_len=10 ** 6)
+                render(objs, address)
+                values.append([label, address, expected, check, truncated, full])
+            report = dict(report, values=values)
+            meta = _meta(process, interpreter, report, interp["name"], "zoo")
+            return save(out, meta, process, mem.ranges)
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(host_dir, ignore_errors=True)
+
+
+SCENARIOS = {"stacks": record_stacks, "locals": record_locals, "zoo": record_zoo}
+
+
+def main(argv: list) -> int:
+    from conftest import INTERPRETERS
+    from recorded import DATA
+
+    wanted = argv or RECORDED
+    os.makedirs(DATA, exist_ok=True)
+    by_name = {i["name"]: i for i in INTERPRETERS}
+    missing = [n for n in wanted if n not in by_name]
+    if missing:
+        print(f"not provisioned here: {', '.join(missing)} "
+              "(run scripts/provision_targets.py)", file=sys.stderr)
+        return 1
+    total = 0
+    for name in wanted:
+        for scenario, record in SCENARIOS.items():
+            out = os.path.join(DATA, f"{name}.{scenario}.dump.xz")
+            size = record(by_name[name], out)
+            total += size
+            print(f"{name} {scenario}: {size:,} bytes")
+    print(f"{total:,} bytes in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

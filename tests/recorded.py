@@ -1,0 +1,133 @@
+"""Recorded target memory: what a dump read from a real interpreter, replayed in-process.
+
+The integration tests run pystack in a subprocess against live targets, which
+mutation testing cannot see (it selects the tests that call a mutated function in
+its own process), and which need every interpreter on the machine. A recording
+keeps, per interpreter, exactly the bytes our model read during one dump (every
+`Memory.read` range, merged), the target's threads and where its interpreter is,
+with what the target said about itself (its report). `tests/unit/test_recorded.py`
+replays them through the same engine, renderers and checks as the integration
+tests, against the target's own report, not against an earlier output of ours.
+
+A recording is one xz file: a JSON line (everything but the bytes), each range as
+its distance from the end of the previous one and its length (two little-endian
+words: they compress far better than addresses), then the bytes of every range, in
+order. `scripts/record_dumps.py` writes them.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import lzma
+import os
+import struct
+
+from pystack.cpython.memory import Memory
+from pystack.errors import MemoryReadError
+from pystack.target.base import Mapping, Target
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "unit", "data", "dumps")
+
+
+class RecordingMemory(Memory):
+    """A `Memory` that notes the range of every read (served from its cache or not)."""
+
+    def __init__(self, target: Target) -> None:
+        super().__init__(target, cache=True)
+        self.ranges: list = []
+
+    def read(self, address: int, size: int) -> bytes:
+        data = super().read(address, size)
+        if size > 0:
+            self.ranges.append((address, address + size))
+        return data
+
+    def ptr(self, address: int) -> int:  # the fast path would bypass `read`
+        return int.from_bytes(self.read(address, 8), "little")
+
+
+def merged(ranges: list) -> list:
+    """Sorted, overlapping or touching ranges joined."""
+    out: list = []
+    for start, end in sorted(ranges):
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return out
+
+
+def save(path: str, meta: dict, target: Target, ranges: list) -> int:
+    """Write a recording of `ranges` of `target`'s memory; returns its size in bytes."""
+    spans = merged(ranges)
+    blobs = [target.read(start, end - start) for start, end in spans]
+    meta = dict(meta, ranges=len(spans))
+    previous = 0
+    with lzma.open(path, "wb", preset=9 | lzma.PRESET_EXTREME) as f:
+        f.write(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+        for start, end in spans:
+            f.write(_SPAN.pack(start - previous, end - start))
+            previous = end
+        for blob in blobs:
+            f.write(blob)
+    return os.path.getsize(path)
+
+
+_SPAN = struct.Struct("<QQ")
+
+
+class RecordedTarget(Target):
+    """A target whose memory is the recorded ranges: any read inside one succeeds,
+    any other fails as unmapped memory would."""
+
+    def __init__(self, path: str) -> None:
+        with lzma.open(path, "rb") as f:
+            header = f.readline()
+            data = f.read()
+        self.meta = json.loads(header)
+        self._starts, self._blobs = [], []
+        pos = self.meta["ranges"] * _SPAN.size
+        previous = 0
+        for gap, size in _SPAN.iter_unpack(data[:pos]):
+            previous += gap
+            self._starts.append(previous)
+            self._blobs.append(data[pos:pos + size])
+            previous += size
+            pos += size
+        self.pid = self.meta["pid"]
+        self.exe = self.meta["exe"]
+        self.warnings = ()
+        #: Reads that found nothing recorded, for a replay that goes astray.
+        self.missed: list = []
+
+    def read(self, address: int, size: int) -> bytes:
+        if size == 0:
+            return b""
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i >= 0:
+            blob = self._blobs[i]
+            offset = address - self._starts[i]
+            if offset + size <= len(blob):
+                return blob[offset:offset + size]
+        self.missed.append((address, size))
+        raise MemoryReadError(address, size, "not in the recording")
+
+    def mappings(self) -> list:
+        return [Mapping(*m) for m in self.meta["mappings"]]
+
+    def thread_ids(self) -> list:
+        return list(self.meta["thread_ids"])
+
+    def thread_pointers(self) -> dict:
+        return {int(k): v for k, v in self.meta["thread_pointers"].items()}
+
+    def thread_name(self, tid: int):
+        return self.meta["thread_names"].get(str(tid))
+
+
+def recordings() -> list:
+    """(interpreter name, path) of every recording in the repository."""
+    if not os.path.isdir(DATA):
+        return []
+    return sorted((name[:-len(".dump.xz")], os.path.join(DATA, name))
+                  for name in os.listdir(DATA) if name.endswith(".dump.xz"))

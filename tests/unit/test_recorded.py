@@ -1,0 +1,179 @@
+"""Recorded dumps of real targets replayed in-process (see tests/recorded.py).
+
+The same engine, renderers and checks as the integration tests, against what each
+target said about itself when it was recorded: threads, names, frames, lines and
+3.11+ columns (stacks), arguments and locals at three value lengths and who holds
+the GIL (locals), every value of the repr zoo both ways (zoo). They need no
+interpreter and no ptrace, run on any machine, and are what `scripts/mutation.py`
+runs against the CPython model and the reprs.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import types
+
+import pytest
+
+from recorded import RecordedTarget, recordings
+from integration.parse_output import parse
+from integration.test_json_group import SCHEMA, check_against_report, check_locals_and_status
+from integration.test_locals_status import check_locals, check_status, frame_variables
+from integration.test_remote import assert_same_stacks
+from integration.test_reprs_live import _expected_full, is_cut_of
+from pystack import engine
+from pystack.cpython import debug_offsets
+from pystack.cpython.layouts import layout_for
+from pystack.cpython.locate import Interpreter, _with_debug_offsets
+from pystack.cpython.memory import Memory
+from pystack.cpython.objects import Objects
+from pystack.cpython.reprs import DEFAULT_MAX_LEN, render
+from pystack.render.sources import SourceLines
+
+RECORDINGS = recordings()
+
+
+def _params(scenario: str) -> list:
+    found = [pytest.param(path, id=name.rsplit(".", 1)[0])
+             for name, path in RECORDINGS if name.endswith("." + scenario)]
+    return found or [pytest.param(None, marks=pytest.mark.skip(
+        reason="no recordings: run scripts/record_dumps.py"))]
+
+
+def interpreter_of(target: RecordedTarget, mem: Memory) -> Interpreter:
+    """The interpreter as locate found it when recording: its layout is rebuilt the
+    way locate builds it (the version's table, then the target's debug offsets)."""
+    meta = target.meta
+    version = tuple(meta["version"])
+    layout = layout_for(version)
+    if meta["runtime"] and debug_offsets.schema_size(layout.version):
+        layout = _with_debug_offsets(mem, meta["runtime"], layout)
+    return Interpreter(layout, version, None, meta["interp_head"], meta["runtime"],
+                       meta["current_tstate"], meta["method"])
+
+
+def replayed(target: RecordedTarget, **options):
+    """engine._dump_of over the recording, the interpreter taken from it."""
+    real = engine.locate
+    engine.locate = lambda tgt, mem, method: interpreter_of(tgt, mem)
+    try:
+        return engine._dump_of(target, cache=True, exact_version=True, **options)
+    finally:
+        engine.locate = real
+
+
+def printed(dump, *, json_output: bool = False, locals: bool = False) -> str:
+    """What `pystack remote` prints of `dump` (no source lines: the target's files
+    are gone), through the CLI's own printer."""
+    from pystack.cli import _print_dumps
+
+    args = types.SimpleNamespace(json=json_output, group=False, tasks=False,
+                                 subprocesses=False, locals=locals, no_color=True,
+                                 command="remote", native=False, native_all=False,
+                                 native_last=False)
+    out = io.StringIO()
+    nowhere = SourceLines(lambda path: "/nonexistent" + path)
+    _print_dumps(args, [dump], lambda pid: nowhere, out, [])
+    return out.getvalue()
+
+
+def without_sources(report: dict) -> dict:
+    """The report as seen with no source file at hand: no frame has a source line."""
+    threads = [dict(t, frames=[dict(f, code=None) for f in t["frames"]])
+               for t in report["threads"]]
+    return dict(report, threads=threads)
+
+
+def document_of(dump, locals: bool = False) -> dict:
+    document = json.loads(printed(dump, json_output=True, locals=locals))
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+    return document
+
+
+@pytest.mark.parametrize("path", _params("stacks"))
+def test_stacks_match_the_targets_report(path):
+    target = RecordedTarget(path)
+    report = without_sources(target.meta["report"])
+    dump = replayed(target)
+    assert_same_stacks(printed(dump), report, sources=False)
+    check_against_report(document_of(dump), report,
+                         {"version": ".".join(map(str, report["version"]))})
+
+
+@pytest.mark.parametrize("path", _params("locals"))
+def test_locals_and_gil_match_the_targets_report(path):
+    target = RecordedTarget(path)
+    report = target.meta["report"]
+    full, default, short = (replayed(target, locals=True, max_value_length=n)
+                            for n in target.meta["lengths"])
+    text = printed(full, locals=True)
+    check_locals(text, report)
+    check_status(text, report)
+    check_locals_and_status(document_of(full, locals=True), text, report)
+    _, cut = frame_variables(printed(default, locals=True), "zoo")
+    assert cut["words"] == report["locals"]["words"]
+    for dump, length in ((default, 80), (short, 12)):
+        _, values = frame_variables(printed(dump, locals=True), "zoo")
+        assert values.keys() == {**report["locals"], "args": 0, "names": 0}.keys()
+        for name, value in values.items():
+            want = report["locals"].get(name)
+            assert len(value) <= length, (name, value)
+            if want is not None:
+                assert is_cut_of(value, want, max_len=length), (name, value, want)
+    assert parse(text)[report["tids"]["spinner"]]["status"] == "Has the GIL"
+
+
+@pytest.fixture(scope="module", params=_params("zoo"))
+def zoo(request):
+    """Every value of the recorded zoo rendered with an unlimited and the default budget."""
+    target = RecordedTarget(request.param)
+    mem = Memory(target)
+    objs = Objects(mem, interpreter_of(target, mem).layout)
+    results = []
+    for label, address, expected, check, truncated, full in target.meta["report"]["values"]:
+        results.append(dict(label=label, address=address, expected=expected, check=check,
+                            truncated=truncated,
+                            full=render(objs, address, max_len=10 ** 6) if full else None,
+                            short=render(objs, address)))
+    return target.meta["interpreter"], results
+
+
+def test_zoo_unlimited_budget_equals_repr(zoo):
+    name, results = zoo
+    bad = [f"{r['label']}: got {r['full'][:300]!r}\n    want {r['expected'][:300]!r}"
+           for r in results if r["full"] is not None
+           and not re.fullmatch(_expected_full(r), r["full"], re.S)]
+    assert not bad, f"{name}: {len(bad)} differ\n" + "\n".join(bad)
+
+
+def test_zoo_default_budget_is_a_visible_cut(zoo):
+    name, results = zoo
+    bad = []
+    for r in results:
+        short = r["short"]
+        if len(short) > DEFAULT_MAX_LEN:
+            bad.append(f"{r['label']}: {len(short)} characters: {short!r}")
+        elif r["check"] == "generic":
+            if not re.fullmatch(_expected_full(r), short):
+                bad.append(f"{r['label']}: {short!r}")
+        elif not is_cut_of(short, r["expected"], r["truncated"],
+                           max_len=None if r["truncated"] else DEFAULT_MAX_LEN):
+            bad.append(f"{r['label']}: {short!r} is no cut of {r['expected'][:200]!r}")
+    assert not bad, f"{name}: {len(bad)} bad\n" + "\n".join(bad)
+
+
+def test_recordings_cover_every_layout():
+    """One recording of each scenario per CPython version we have a layout for."""
+    if not RECORDINGS:
+        pytest.skip("no recordings: run scripts/record_dumps.py")
+    names = {name for name, _ in RECORDINGS}
+    versions = {re.search(r"-(\d+\.\d+)", n).group(1) for n in names}
+    assert versions >= {"2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12",
+                        "3.13", "3.14", "3.15"}, sorted(versions)
+    for scenario in ("stacks", "locals", "zoo"):
+        assert len([n for n in names if n.endswith("." + scenario)]) == \
+            len([n for n in names if n.endswith(".zoo")]), scenario
+    assert sum(os.path.getsize(p) for _, p in RECORDINGS) < 3 << 20
