@@ -18,7 +18,7 @@ tests/unit/test_recorded.py replays them with no interpreter and no ptrace, and
 change to the targets or to what a dump reads (the replay then says which bytes it
 missed):
 
-    .venv/bin/python scripts/record_dumps.py [NAME...]
+    .venv/bin/python scripts/record_dumps.py [NAME...] [stacks|locals|zoo...]
 """
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def record_zoo(interp: dict, out: str) -> int:
     from pystack.cpython.objects import Objects
     from pystack.cpython.reprs import render
     from pystack.target.live import LiveProcess
-    from recorded import RecordingMemory, save
+    from recorded import OPTIONAL_KINDS, RecordingMemory, save, without
 
     proc, report, host_dir = _start(interp)
     try:
@@ -144,6 +144,11 @@ def record_zoo(interp: dict, out: str) -> int:
                     render(objs, address, max_len=10 ** 6)
                 render(objs, address)
                 values.append([label, address, expected, check, truncated, full])
+            for field, start in OPTIONAL_KINDS.items():  # as a version without it
+                stripped = Objects(mem, without(interpreter.layout, field))
+                for label, address, expected, check, truncated in report["values"]:
+                    if expected.startswith(start):
+                        render(stripped, address)
             report = dict(report, values=values)
             meta = _meta(process, interpreter, report, interp["name"], "zoo")
             return save(out, meta, process, mem.ranges)
@@ -160,7 +165,8 @@ def main(argv: list) -> int:
     from conftest import INTERPRETERS
     from recorded import DATA
 
-    wanted = argv or RECORDED
+    scenarios = [a for a in argv if a in SCENARIOS] or list(SCENARIOS)
+    wanted = [a for a in argv if a not in SCENARIOS] or RECORDED
     os.makedirs(DATA, exist_ok=True)
     by_name = {i["name"]: i for i in INTERPRETERS}
     missing = [n for n in wanted if n not in by_name]
@@ -170,7 +176,8 @@ def main(argv: list) -> int:
         return 1
     total = 0
     for name in wanted:
-        for scenario, record in SCENARIOS.items():
+        for scenario in scenarios:
+            record = SCENARIOS[scenario]
             out = os.path.join(DATA, f"{name}.{scenario}.dump.xz")
             size = record(by_name[name], out)
             total += size

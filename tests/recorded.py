@@ -46,6 +46,19 @@ class RecordingMemory(Memory):
         return int.from_bytes(self.read(address, 8), "little")
 
 
+#: Layout fields without which a kind of value has no layout, and the start of the
+#: repr of the values of that kind: with the field taken away (a version whose
+#: table lacks it), those values must come out in the generic `<NAME object at 0x...>`.
+OPTIONAL_KINDS = {"method_func": "<bound method ", "range_stop": "range(",
+                  "slice_step": "slice(", "odict_first": "OrderedDict(",
+                  "dict_object_size": "defaultdict(", "deque_left_block": "deque("}
+
+
+def without(layout, field: str):
+    """`layout` as a version whose table has no `field` would have it."""
+    return layout.replace(objects=layout.objects.replace(**{field: None}))
+
+
 def merged(ranges: list) -> list:
     """Sorted, overlapping or touching ranges joined."""
     out: list = []

@@ -337,10 +337,14 @@ for v in dates:
     add("datetime", v)
 if not PY2 and sys.version_info >= (3, 8):
     import pathlib
-    for v in [pathlib.PurePosixPath("/a//b/./c/"), pathlib.PosixPath("rel", "x"),
-              pathlib.PurePosixPath(), pathlib.PurePosixPath("//net/share"),
-              pathlib.PosixPath("/tmp", "/etc", "it's")]:
-        add("pathlib", v)
+    # repr() of a twin: the value itself must keep its text uncomputed (no `_str`)
+    for cls, parts in [(pathlib.PurePosixPath, ("/a//b/./c/",)),
+                       (pathlib.PosixPath, ("rel", "x")), (pathlib.PurePosixPath, ()),
+                       (pathlib.PurePosixPath, ("//net/share",)),
+                       (pathlib.PosixPath, ("/tmp", "/etc", "it's")),
+                       (pathlib.PurePosixPath, ("a", "", "b/")),
+                       (pathlib.PosixPath, ("/",))]:
+        add("pathlib", cls(*parts), "exact", repr(cls(*parts)))
     printed = pathlib.PosixPath("/printed/once")
     str(printed)  # caches _str
     add("pathlib", printed)
@@ -355,6 +359,59 @@ for text in [u"1.50", u"0", u"-0", u"1E+2", u"123456789012345678901234567890.5",
              u"0.000001", u"-Infinity", u"NaN", u"sNaN", u"NaN123", u"12.345E-100",
              u"-0.00", u"1234567890123456789"]:
     add("decimal", decimal.Decimal(text))
+
+
+class MyDecimal(decimal.Decimal):
+    pass
+
+
+class MyDeque(collections.deque):
+    pass
+
+
+class MyOrdered(collections.OrderedDict):
+    pass
+
+
+class MyDefault(collections.defaultdict):
+    pass
+
+
+class MyCounter(collections.Counter):
+    pass
+
+
+# -- library types: subclasses name themselves, cycles, every field of a datetime
+add("decimal subclass", MyDecimal(u"-2.5E+7"))
+add("decimal", decimal.Decimal(u"1" * 60 + u"E-3"))
+self_od = collections.OrderedDict([(u"a", 1)])
+self_od[u"me"] = self_od
+add("OrderedDict", self_od)
+add("OrderedDict subclass", MyOrdered([(u"k", [1])]))
+self_dd = collections.defaultdict(list)
+self_dd[u"me"] = self_dd
+add("defaultdict", self_dd)
+add("defaultdict subclass", MyDefault(int, {1: 2}))
+add("defaultdict with a function", collections.defaultdict(outer, {}))
+if PY2:
+    # no deque layout for 2.7: the generic form, named by its type
+    add("deque", collections.deque([1]), "generic", "deque")
+else:
+    self_q = collections.deque([1])
+    self_q.append(self_q)
+    add("deque", self_q)
+    add("deque subclass", MyDeque([1, 2], maxlen=5))
+    add("Counter subclass", MyCounter(u"aab"))
+    add("Counter with bools", collections.Counter({u"t": True, u"f": False, u"n": -3}))
+for v in [datetime.datetime(2024, 12, 31, 23, 59, 59, 123456),
+          datetime.timedelta(microseconds=999999)]:
+    add("datetime micros", v)
+if not PY2:
+    for tz in [datetime.timezone(datetime.timedelta(0), u"Z"),
+               datetime.timezone(datetime.timedelta(hours=-5, minutes=-30)),
+               datetime.timezone(datetime.timedelta(seconds=-1, microseconds=1)
+                                 if sys.version_info >= (3, 7) else datetime.timedelta(0))]:
+        add("timezone", datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=tz))
 
 sys.stdout.write(json.dumps({"pid": os.getpid(), "values": REPORT}) + "\n")
 sys.stdout.flush()

@@ -769,3 +769,59 @@ def test_posix_path_text_is_as_posix(parts):
     import pathlib
     from pystack.cpython.reprs_named import posix_path_text
     assert posix_path_text(parts) == pathlib.PurePosixPath(*parts).as_posix()
+
+
+def _escape_of(mode: str, quote: str):
+    """A fresh escape rule (not the module's cached tables, which an earlier render may
+    have filled: a wrong rule must show here whatever ran before)."""
+    from pystack.cpython.reprs import _make_escape
+    return _make_escape(mode, quote)
+
+
+#: Every ASCII code point, then samples of every range a rule treats apart.
+_CODES = list(range(0x80)) + [0x80, 0x9F, 0xA0, 0xAD, 0xE9, 0xFF, 0x100, 0x2028, 0x65E5,
+                              0xFEFF, 0xFFFF, 0x10000, 0x1F600, 0xE0001, 0x10FFFF]
+
+
+@pytest.mark.parametrize("quote", ["'", '"'])
+def test_str_escapes_are_reprs(quote: str) -> None:
+    """3.x str: what repr() writes between its quotes, code point by code point (the
+    other quote stays as it is; only the one the repr is quoted with is escaped)."""
+    escape = _escape_of("str", quote)
+    other = '"' if quote == "'" else "'"
+    for code in _CODES:
+        want = repr(chr(code) + other)[1:-2]
+        if code == ord(quote):
+            want = "\\" + quote
+        assert escape(code) == want, hex(code)
+
+
+@pytest.mark.parametrize("mode", ["bytes", "bytearray"])
+@pytest.mark.parametrize("quote", ["'", '"'])
+def test_bytes_escapes_are_reprs(mode: str, quote: str) -> None:
+    """bytes: repr()'s escapes for each byte; bytearray (before 3.15) escapes every
+    single quote and no double quote, whatever it is quoted with (it is quoted with
+    `"` only when it holds none)."""
+    escape = _escape_of(mode, quote)
+    escaped = "'" if mode == "bytearray" else quote
+    for code in range(256):
+        want = repr(bytes([code]))[2:-1]
+        if chr(code) == escaped:
+            want = "\\" + chr(code)
+        elif chr(code) in "'\"":
+            want = chr(code)
+        assert escape(code) == want, (mode, quote, hex(code))
+
+
+def test_unicode_escapes_are_python2s() -> None:
+    """2.7 unicode escapes every non-ASCII code point: \\xNN, \\uNNNN, \\UNNNNNNNN."""
+    escape = _escape_of("unicode", "'")
+    for code in _CODES:
+        if code < 0x80:
+            continue
+        width = 2 if code < 0x100 else 4 if code < 0x10000 else 8
+        prefix = {2: "x", 4: "u", 8: "U"}[width]
+        assert escape(code) == f"\\{prefix}{code:0{width}x}", hex(code)
+    assert escape(ord("'")) == "\\'" and escape(ord('"')) == '"'
+    assert [escape(c) for c in (9, 10, 13, 0, 0x1F, 0x7F, 0x5C, 0x41)] == \
+        ["\\t", "\\n", "\\r", "\\x00", "\\x1f", "\\x7f", "\\\\", "A"]

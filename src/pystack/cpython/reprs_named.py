@@ -388,12 +388,16 @@ class NamedReprs:
                 return False
         else:
             exponent = self.int_ival(exp)
-        self.out.write(f"{name}('{decimal_text(flags, exponent, int(digits or '0'))}')")
+        # "Decimal" whatever the class, as its __repr__ writes it
+        self.out.write(f"Decimal('{decimal_text(flags, exponent, int(digits or '0'))}')")
         return True
 
     def python_odict(self, address: int, name: str) -> None:
         """2.7's OrderedDict, written in Python: its own order is a circular list of
         [previous, next, key] links from `_OrderedDict__root`."""
+        if address in self.active:  # inside itself: the whole value is "..."
+            self.out.write("...")
+            return
         values = dict(self.dict_items(address))
         if not values:
             self.out.write(f"{name}()")
@@ -402,21 +406,25 @@ class NamedReprs:
         if not root:
             raise ObjectError("OrderedDict without its root")
         self.out.open(f"{name}([", "])")
-        link = self._link(root, 1)
-        for count in range(len(values) + 1):
-            if link == root:
-                break
-            key = self._link(link, 2)
-            if key not in values or count == len(values):
-                raise ObjectError("OrderedDict links without their keys")
-            if count:
+        self.active.add(address)
+        try:
+            link = self._link(root, 1)
+            for count in range(len(values) + 1):
+                if link == root:
+                    break
+                key = self._link(link, 2)
+                if key not in values or count == len(values):
+                    raise ObjectError("OrderedDict links without their keys")
+                if count:
+                    self.out.sep(", ")
+                self.out.open("(", ")")
+                self.value(key)
                 self.out.sep(", ")
-            self.out.open("(", ")")
-            self.value(key)
-            self.out.sep(", ")
-            self.value(values[key])
-            self.out.close()
-            link = self._link(link, 1)
+                self.value(values[key])
+                self.out.close()
+                link = self._link(link, 1)
+        finally:
+            self.active.discard(address)
         self.out.close()
 
     def _link(self, link: int, index: int) -> int:
@@ -477,8 +485,8 @@ class NamedReprs:
             if word >= _DEC_RADIX:
                 raise ObjectError("bad Decimal word")
             coefficient = coefficient * _DEC_RADIX + word
-        name = self._type_name(self.objects.type_of(address)).rpartition(".")[2]
-        self.out.write(f"{name}('{decimal_text(flags, exp, coefficient)}')")
+        # "Decimal" whatever the class: a subclass's repr says Decimal too
+        self.out.write(f"Decimal('{decimal_text(flags, exp, coefficient)}')")
 
     # -- datetime ---------------------------------------------------------------------
     def r_timedelta(self, address: int, info) -> None:
@@ -620,6 +628,9 @@ class NamedReprs:
         o = self.o
         if o.odict_first is None:
             return self.r_generic(address, info)  # no OrderedDict layout for this version
+        if address in self.active:  # inside itself: the whole value is "..."
+            self.out.write("...")
+            return
         name = self._own_name(address, "OrderedDict")
         used = self.mem.i64(address + o.dict_used)
         if not used:
@@ -632,16 +643,20 @@ class NamedReprs:
             self.out.close()
             return
         self.out.open(f"{name}([", "])")
-        first = True
-        for key, value in pairs:
-            if not first:
+        self.active.add(address)
+        try:
+            first = True
+            for key, value in pairs:
+                if not first:
+                    self.out.sep(", ")
+                first = False
+                self.out.open("(", ")")
+                self.value(key)
                 self.out.sep(", ")
-            first = False
-            self.out.open("(", ")")
-            self.value(key)
-            self.out.sep(", ")
-            self.value(value)
-            self.out.close()
+                self.value(value)
+                self.out.close()
+        finally:
+            self.active.discard(address)
         self.out.close()
 
     def _odict_pairs(self, address: int) -> Iterator[tuple[int, int]]:
@@ -664,7 +679,7 @@ class NamedReprs:
         if o.dict_object_size is None:
             return self.r_generic(address, info)  # no defaultdict layout for this version
         factory = self.mem.ptr(address + o.dict_object_size)
-        name = self._own_name(address, "defaultdict")
+        name = self._own_name(address, "defaultdict", since=(3, 7))
         self.out.open(f"{name}(", ")")
         if factory:
             self.value(factory)
@@ -685,7 +700,7 @@ class NamedReprs:
         if not 0 <= size <= 1 << 40:
             raise ObjectError("bad deque size")
         maxlen = self.mem.i64(address + o.deque_maxlen)
-        name = self._own_name(address, "deque")
+        name = self._own_name(address, "deque", since=(3, 7))
         if address in self.active:
             self.out.write("[...]")
             return
@@ -712,9 +727,12 @@ class NamedReprs:
             yield self.mem.ptr(block + o.block_data + 8 * index)
             index += 1
 
-    def _own_name(self, address: int, default: str) -> str:
+    def _own_name(self, address: int, default: str, since: tuple = (0,)) -> str:
         """The name a collections type prints for itself: its class's (a subclass
-        prints its own name)."""
+        prints its own name), from version `since` on (before, deque and defaultdict
+        always said their own)."""
+        if self.version < since:
+            return default
         try:
             _, name = self.type_names(self.objects.type_of(address))
         except (ObjectError, ValueError):
