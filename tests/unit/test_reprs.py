@@ -9,6 +9,7 @@ renderer: it must equal `repr()` where it can, and never raise, hang or overrun.
 """
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from decimal import Decimal
@@ -825,3 +826,33 @@ def test_unicode_escapes_are_python2s() -> None:
     assert escape(ord("'")) == "\\'" and escape(ord('"')) == '"'
     assert [escape(c) for c in (9, 10, 13, 0, 0x1F, 0x7F, 0x5C, 0x41)] == \
         ["\\t", "\\n", "\\r", "\\x00", "\\x1f", "\\x7f", "\\\\", "A"]
+
+
+@functools.lru_cache(maxsize=None)
+def _huge_ints() -> tuple:
+    """(value, its digit count as printed): 10**1300000 and a value well inside a decade."""
+    power = 10 ** 1300000
+    return ((power, "about 1300000"), (power * 7 >> 1, "1300001"))
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_ints_too_long_to_read_are_counted_about(heap: Heap, monkeypatch, fresh) -> None:
+    """Past MAX_INT_READ internal digits an int is never read whole: when a power of
+    ten falls between the bounds its top digits give (10**k itself), the count says
+    `about`; elsewhere the top digits decide it exactly. `fresh`: the decimal
+    constants computed again, not taken from an earlier render."""
+    from pystack.cpython import reprs
+    if fresh:
+        monkeypatch.setattr(reprs, "_DECIMAL", None)
+    o = heap.o
+    bits = 30
+    for value, want in _huge_ints():
+        ndigits = (value.bit_length() + bits - 1) // bits
+        assert ndigits > reprs.MAX_INT_READ
+        top = value >> (bits * (ndigits - 4))
+        address = heap.new("int", o.long_digits)
+        heap.put_i64(address + o.long_size, ndigits << 3 if o.long_tagged else ndigits)
+        words = [(top >> (bits * i)) & ((1 << bits) - 1) for i in range(4)]
+        heap.target.blocks[address + o.long_digits + 4 * (ndigits - 4)] = \
+            bytearray(struct.pack("<4I", *words))
+        assert heap.render(address) == f"<int with {want} digits>"
