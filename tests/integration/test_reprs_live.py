@@ -302,6 +302,22 @@ if not PY2:
     add("enum", Perm.R)
     add("enum in a list", [Color.RED, Num.ONE])
 
+    class Own(enum.Enum):
+        A = 1
+
+        def __repr__(self):
+            return "own"
+
+    # a class with a __repr__ of its own: what it prints is not ours to know
+    add("enum with its own repr", Own.A, "generic", "Own")
+    both = Perm.R | Perm.W
+    if sys.version_info >= (3, 11):
+        add("Flag combination", both)
+    else:  # its name is computed by its __repr__: an int subclass's value, then
+        add("Flag combination", both, "exact", "6")
+    import pathlib
+    add("Windows path", pathlib.PureWindowsPath(u"c:/x"), "generic", "PureWindowsPath")
+
     class Holder(object):
         class Inner(enum.Enum):
             X = (1, u"x")
@@ -320,7 +336,8 @@ if not PY2:
     add("deque in a dict", {u"q": collections.deque([1])})
     import uuid
     for v in [Fraction(1, 3), Fraction(-7, 2), Fraction(10 ** 30, 7),
-              uuid.UUID("12345678-1234-5678-1234-567812345678"), uuid.UUID(int=0)]:
+              uuid.UUID("12345678-1234-5678-1234-567812345678"), uuid.UUID(int=0),
+              uuid.UUID("deadbeef-cafe-f00d-abcd-0123456789ef")]:
         add("slots", v)
 import datetime
 dates = [datetime.date(2024, 2, 29), datetime.datetime(2024, 1, 2, 3, 4),
@@ -357,7 +374,7 @@ add("OrderedDict", collections.OrderedDict())
 import decimal
 for text in [u"1.50", u"0", u"-0", u"1E+2", u"123456789012345678901234567890.5", u"1e-7",
              u"0.000001", u"-Infinity", u"NaN", u"sNaN", u"NaN123", u"12.345E-100",
-             u"-0.00", u"1234567890123456789"]:
+             u"-0.00", u"1234567890123456789", u"5E+1", u"0.5", u"-0.05", u"123E-2"]:
     add("decimal", decimal.Decimal(text))
 
 

@@ -24,6 +24,8 @@ _UNREADABLE = (MemoryReadError, ObjectError, ValueError, OverflowError, struct.e
                UnicodeError, IndexError, KeyError)
 
 #: Classes of the `enum` module whose `__repr__` prints `<Class.NAME: value>`.
+#: Kinds whose objects `_text` reads: str (3.x), and 2.7's str and unicode.
+_TEXT_KINDS = frozenset({"str", "bytes", "unicode2"})
 _ENUM_BASES = frozenset({"Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum"})
 #: The datetime objects, as Include/datetime.h lays them out (the same from 2.7 to
 #: 3.15, `fold` from 3.6): a hash, then `hastzinfo` and the packed date and time
@@ -201,7 +203,10 @@ class NamedReprs:
         return self._text(value)
 
     def _text(self, value: Optional[int]) -> Optional[str]:
-        if not value:
+        """The text of a str (2.7: str or unicode); None for anything else (None
+        itself, say: an Enum Flag combination's `_name_` before 3.11)."""
+        if not value or self.type_info(self.mem.ptr(value + self.o.ob_type)).kind not in \
+                _TEXT_KINDS:
             return None
         try:
             text = self.objects.read_str(value, 1000)
