@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record, per interpreter, what a dump reads from real targets, for in-process replay.
 
-For each interpreter (one build per CPython version, and sid's debug 3.14), three
+For each interpreter (one build per CPython version, and sid's debug 3.14), the
 targets of the integration tests are started and stopped once each:
 
 - `stacks`: stacks.py, every shape of blocked thread, with its own report of its
@@ -9,7 +9,10 @@ targets of the integration tests are started and stopped once each:
 - `locals`: status.py's `locals` mode, a frame full of locals and a thread that spins
   holding the GIL, dumped with --locals at three value lengths;
 - `zoo`: test_reprs_live's zoo of values with the target's own `repr()` of each,
-  every value rendered with an unlimited and with the default budget.
+  every value rendered with an unlimited and with the default budget;
+- `corrupt-DAMAGE`: corrupt.py with each of test_corruption's damages (a frame link
+  to garbage or to itself, a code object's filename, a line table cut short), on
+  one build of each way of walking frames.
 
 Each recording (tests/unit/data/dumps/NAME.SCENARIO.dump.xz, see tests/recorded.py)
 holds only the bytes those dumps read and the target's report, so
@@ -18,7 +21,7 @@ tests/unit/test_recorded.py replays them with no interpreter and no ptrace, and
 change to the targets or to what a dump reads (the replay then says which bytes it
 missed):
 
-    .venv/bin/python scripts/record_dumps.py [NAME...] [stacks|locals|zoo...]
+    .venv/bin/python scripts/record_dumps.py [NAME...] [stacks|locals|zoo|corrupt-*...]
 """
 from __future__ import annotations
 
@@ -158,7 +161,31 @@ def record_zoo(interp: dict, out: str) -> int:
         shutil.rmtree(host_dir, ignore_errors=True)
 
 
+def record_corrupt(interp: dict, out: str, damage: str) -> int:
+    import json
+    from integration.targets_util import started
+    from integration.test_corruption import offsets
+    from pystack.target.live import LiveProcess
+    from recorded import save
+
+    env = {"TARGET_DAMAGE": damage, "TARGET_OFFSETS": json.dumps(offsets(interp["version"]))}
+    with started(interp, script="corrupt.py", env=env) as target:
+        with LiveProcess(target.pid) as process:
+            box, memories = [], []
+            _recording_dump(process, box, memories)
+            ranges = [r for mem in memories for r in mem.ranges]
+            meta = _meta(process, box[0], target.report, interp["name"], "corrupt-" + damage)
+            return save(out, meta, process, ranges)
+
+
 SCENARIOS = {"stacks": record_stacks, "locals": record_locals, "zoo": record_zoo}
+#: test_corruption's damages, on one build of each way of walking frames (frame
+#: objects; 3.11, 3.12 and 3.13's interpreter frames; 3.14's tagged pointers).
+CORRUPT_RECORDED = ["pyenv-2.7.18", "pyenv-3.10.13", "pyenv-3.11.7", "pyenv-3.12.1",
+                    "pyenv-3.13.0", "sid-3.14"]
+for _damage in ("back-garbage", "back-self", "filename", "linetable"):
+    SCENARIOS["corrupt-" + _damage] = (
+        lambda interp, out, damage=_damage: record_corrupt(interp, out, damage))
 
 
 def main(argv: list) -> int:
@@ -177,6 +204,8 @@ def main(argv: list) -> int:
     total = 0
     for name in wanted:
         for scenario in scenarios:
+            if scenario.startswith("corrupt-") and name not in CORRUPT_RECORDED:
+                continue
             record = SCENARIOS[scenario]
             out = os.path.join(DATA, f"{name}.{scenario}.dump.xz")
             size = record(by_name[name], out)

@@ -3,7 +3,8 @@
 The same engine, renderers and checks as the integration tests, against what each
 target said about itself when it was recorded: threads, names, frames, lines and
 3.11+ columns (stacks), arguments and locals at three value lengths and who holds
-the GIL (locals), every value of the repr zoo both ways (zoo). They need no
+the GIL (locals), every value of the repr zoo both ways (zoo), damaged frames and
+code objects (corrupt-*). They need no
 interpreter and no ptrace, run on any machine, and are what `scripts/mutation.py`
 runs against the CPython model and the reprs.
 """
@@ -19,6 +20,7 @@ import pytest
 
 from recorded import OPTIONAL_KINDS, RecordedTarget, recordings, without
 from integration.parse_output import parse
+from integration.test_corruption import check as check_damage
 from integration.test_json_group import SCHEMA, check_against_report, check_locals_and_status
 from integration.test_locals_status import check_locals, check_status, frame_variables
 from integration.test_remote import assert_same_stacks
@@ -36,8 +38,9 @@ RECORDINGS = recordings()
 
 
 def _params(scenario: str) -> list:
-    found = [pytest.param(path, id=name.rsplit(".", 1)[0])
-             for name, path in RECORDINGS if name.endswith("." + scenario)]
+    """Recordings of `scenario` (a prefix of it: `corrupt-` for every damage)."""
+    found = [pytest.param(path, id=name)
+             for name, path in RECORDINGS if name.rsplit(".", 1)[1].startswith(scenario)]
     return found or [pytest.param(None, marks=pytest.mark.skip(
         reason="no recordings: run scripts/record_dumps.py"))]
 
@@ -101,6 +104,15 @@ def test_stacks_match_the_targets_report(path):
     assert_same_stacks(printed(dump), report, sources=False)
     check_against_report(document_of(dump), report,
                          {"version": ".".join(map(str, report["version"]))})
+
+
+@pytest.mark.parametrize("path", _params("corrupt-"))
+def test_damaged_frames_end_in_a_marker(path):
+    """test_corruption's targets: the damaged thread prints the frames that can be
+    trusted, then `(corrupted frame at 0x...)` where the damage is; the others as
+    the target reported them."""
+    target = RecordedTarget(path)
+    check_damage(printed(replayed(target)), target.meta["report"])
 
 
 @pytest.mark.parametrize("path", _params("locals"))
