@@ -13,6 +13,11 @@ A recording is one xz file: a JSON line (everything but the bytes), each range a
 its distance from the end of the previous one and its length (two little-endian
 words: they compress far better than addresses), then the bytes of every range, in
 order. `scripts/record_dumps.py` writes them.
+
+A replay that reads a byte the recording lacks sees unmapped memory there (an
+invalid object, a corruption marker: the checks fail) and notes the read in
+`RecordedTarget.missed`. A change to what a dump reads (a new field, another order
+of reads) therefore means recording again, which takes a minute.
 """
 from __future__ import annotations
 
