@@ -5,7 +5,8 @@ For each interpreter (one build per CPython version, and sid's debug 3.14), the
 targets of the integration tests are started and stopped once each:
 
 - `stacks`: stacks.py, every shape of blocked thread, with its own report of its
-  threads and frames (`sys._current_frames()`, `co_positions()` on 3.11+);
+  threads and frames (`sys._current_frames()`, `co_positions()` on 3.11+, the names
+  of each function's arguments and variables), dumped without and with --locals;
 - `locals`: status.py's `locals` mode, a frame full of locals and a thread that spins
   holding the GIL, dumped with --locals at three value lengths;
 - `zoo`: test_reprs_live's zoo of values with the target's own `repr()` of each,
@@ -93,6 +94,7 @@ def record_stacks(interp: dict, out: str) -> int:
         with LiveProcess(target.pid) as process:
             box, memories = [], []
             _recording_dump(process, box, memories, exact_version=True)
+            _recording_dump(process, box, memories, exact_version=True, locals=True)
             ranges = [r for mem in memories for r in mem.ranges]
             meta = _meta(process, box[0], target.report, interp["name"], "stacks")
             return save(out, meta, process, ranges)

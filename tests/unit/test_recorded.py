@@ -106,6 +106,45 @@ def test_stacks_match_the_targets_report(path):
                          {"version": ".".join(map(str, report["version"]))})
 
 
+@pytest.mark.parametrize("path", _params("stacks"))
+def test_variables_are_the_frames_own(path):
+    """--locals on every frame of the stacks target: the arguments (keyword-only ones,
+    *args, **kwargs) and the variables bound (cells and free variables among them)
+    that the interpreter named for each function, in every thread but the one that
+    wrote the report (its frame moved on since)."""
+    target = RecordedTarget(path)
+    report = target.meta["report"]
+    threads = parse(printed(replayed(target, locals=True), locals=True))
+    checked = 0
+    for thread in report["threads"]:
+        if thread["tid"] == report["pid"]:
+            continue
+        for frame, shown in zip(thread["frames"], threads[thread["tid"]]["frames"]):
+            if frame.get("arguments") is None:
+                assert shown["variables"] == [], (thread["name"], frame["name"])
+                continue
+            arguments, local_vars = _variable_names(shown["variables"])
+            where = (thread["name"], frame["name"])
+            assert arguments == frame["arguments"], where
+            bound = set(frame["variables"])
+            assert set(arguments) | set(local_vars) == bound, where
+            assert not set(arguments) & set(local_vars), where
+            checked += 1
+    assert checked > 20
+
+
+def _variable_names(lines: list) -> tuple:
+    """Names under `Arguments:` and under `Locals:` of a frame's --locals lines."""
+    sections: dict = {"Arguments:": [], "Locals:": []}
+    current = None
+    for line in lines:
+        if line in sections:
+            current = sections[line]
+        elif current is not None:
+            current.append(line.partition(": ")[0])
+    return sections["Arguments:"], sections["Locals:"]
+
+
 @pytest.mark.parametrize("path", _params("corrupt-"))
 def test_damaged_frames_end_in_a_marker(path):
     """test_corruption's targets: the damaged thread prints the frames that can be

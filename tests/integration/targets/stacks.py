@@ -330,7 +330,13 @@ def blocked_lines():
     return lines
 
 
+CO_OPTIMIZED = 1
+
+
 def describe(frame):
+    """Each frame as the interpreter sees it, with the names of its arguments and of
+    every variable bound in it (functions only; None for module and class bodies)."""
+    import inspect
     import linecache
     out = []
     while frame is not None:
@@ -338,12 +344,18 @@ def describe(frame):
         positions = None
         if hasattr(code, "co_positions"):  # 3.11+: where the frame is, to the column
             positions = list(code.co_positions())[frame.f_lasti // 2]
+        arguments = variables = None
+        if code.co_flags & CO_OPTIMIZED:  # a function: its arguments and variables
+            args, varargs, varkw = inspect.getargs(code)
+            arguments = list(args) + [n for n in (varargs, varkw) if n]
+            variables = sorted(frame.f_locals)
         out.append({"file": code.co_filename,
                     "name": getattr(code, "co_qualname", code.co_name),
                     "function": code.co_name,
                     "line": frame.f_lineno,
                     "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
-                    "positions": positions})
+                    "positions": positions, "arguments": arguments,
+                    "variables": variables})
         frame = frame.f_back
     out.reverse()
     return out
@@ -368,6 +380,8 @@ def main():
     if sys.version_info >= (3, 5):
         import stacks_async
         threads.append(start(lambda: stacks_async.run(register, SLEEP), "asyncio-loop"))
+        threads.append(start(lambda: stacks_async.keyword_only(register, SLEEP, 1),
+                             "keyword-only"))
     if os.environ.get("TARGET_CHURN"):
         CHURNING.append(start(churn, "churn"))
     if os.environ.get("TARGET_CRASHER"):

@@ -19,3 +19,14 @@ async def top(register, seconds):
 def run(register, seconds):
     loop = asyncio.new_event_loop()
     loop.run_until_complete(top(register, seconds))
+
+
+def keyword_only(register, seconds, first, *, second=2):
+    """Arguments that are keyword-only with no *args or **kwargs, and a cell."""
+    cell = [first]
+
+    def use():
+        return cell, second
+    register()
+    time.sleep(seconds)  # BLOCK
+    return use
