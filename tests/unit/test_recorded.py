@@ -133,6 +133,62 @@ def test_variables_are_the_frames_own(path):
     assert checked > 20
 
 
+@pytest.mark.parametrize("path", _params("stacks"))
+def test_frame_limits_keep_the_newest_and_say_so(path, monkeypatch):
+    """Past MAX_FRAMES a thread shows its newest frames; past MAX_TOTAL_FRAMES in all,
+    the rest are not read; each limit says so once, in words."""
+    from pystack import log
+    from pystack.cpython import frames
+
+    target = RecordedTarget(path)
+    report = target.meta["report"]
+    deep = next(t for t in report["threads"] if t["name"] == "deep-recursion")
+    want = [(f["file"], f["name"], f["line"]) for f in deep["frames"]]
+    monkeypatch.setattr(frames, "MAX_FRAMES", 10)
+    warnings: list = []
+    log.keep_warnings(warnings)
+    try:
+        shown = parse(printed(replayed(target)))[deep["tid"]]["frames"]
+    finally:
+        log.keep_warnings(None)
+    assert [(f["file"], f["name"], f["line"]) for f in shown] == want[-10:]
+    assert any(re.fullmatch(r"thread state 0x[0-9a-f]+ has more than 10 frames: showing "
+                            r"the newest", w) for w in warnings), warnings
+
+    monkeypatch.setattr(frames, "MAX_FRAMES", 100_000)
+    monkeypatch.setattr(frames, "MAX_TOTAL_FRAMES", 50)
+    warnings.clear()
+    log.keep_warnings(warnings)
+    try:
+        threads = parse(printed(replayed(target)))
+    finally:
+        log.keep_warnings(None)
+    # (shim and C-entry frames count against the budget and are not printed)
+    assert 30 <= sum(len(t["frames"]) for t in threads.values()) <= 50
+    assert warnings.count("more than 50 frames in all: the rest are not read") == 1, warnings
+
+
+@pytest.mark.parametrize("path", _params("stacks"))
+def test_entry_frames(path):
+    """`is_entry` (JSON, API): before 3.11 every frame object has its own eval loop
+    call; from 3.11, a Python function called from Python runs in its caller's, so
+    every recursive call of the deep thread is no entry, and a thread's first frame,
+    called from C, is one."""
+    target = RecordedTarget(path)
+    report = target.meta["report"]
+    document = document_of(replayed(target))
+    threads = {t["tid"]: t for t in document["processes"][0]["threads"]}
+    for thread in report["threads"]:
+        frames = [f for f in threads[thread["tid"]]["frames"] if f["kind"] == "python"]
+        if tuple(report["version"][:2]) < (3, 11):
+            assert all(f["is_entry"] for f in frames), thread["name"]
+            continue
+        assert frames[0]["is_entry"], thread["name"]
+        if thread["name"] == "deep-recursion":
+            recursive = [f for f in frames if f["function"] == "recurse"]
+            assert len(recursive) > 100 and not any(f["is_entry"] for f in recursive)
+
+
 def _variable_names(lines: list) -> tuple:
     """Names under `Arguments:` and under `Locals:` of a frame's --locals lines."""
     sections: dict = {"Arguments:": [], "Locals:": []}
