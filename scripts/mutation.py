@@ -12,7 +12,7 @@ installs mutmut into .venv if it is missing, and prints per group: mutants, kill
 timed out, survived, and each survivor that `docs/mutation-equivalents.txt` does not
 list as equivalent (with the reason why it changes nothing). Two shapes of mutant
 are equivalent wherever they are (EQUIVALENT_SHAPES and the bound rule below): a
-changed ObjectError message (never printed) and a sanity bound on a size read from
+changed ObjectError message (never printed), a -v diagnostic, and a sanity bound on a size read from
 memory moved by one step. A survivor that is not listed is a test to write.
 
 mutmut was chosen over cosmic-ray by measurement: on linetable.py it made and ran
@@ -59,6 +59,8 @@ EQUIVALENT_SHAPES = [
      "value shown as <invalid object at 0x...>",
      re.compile(r"^[-+]\s*raise ObjectError\(.*\)\s*(#.*)?$")),
 ]
+_DIAGNOSTIC = re.compile(r"^[-+]\s*log\.(info|debug)\(")
+_CONTINUATION = re.compile(r"^[-+]\s*[^=()]*\)\s*$")
 
 
 #: A sanity bound on a size or count read from memory (`MAX_SIZE`, `1 << 40`) and the
@@ -75,6 +77,9 @@ def equivalent_shape(diff: list) -> str:
     for why, pattern in EQUIVALENT_SHAPES:
         if diff and all(pattern.match(line) for line in diff):
             return why
+    if diff and _DIAGNOSTIC.match(diff[0]) and \
+            all(_DIAGNOSTIC.match(line) or _CONTINUATION.match(line) for line in diff):
+        return "a -v diagnostic (log.info, log.debug), not the dump: -v output is for us"
     removed = [line for line in diff if line.startswith("-")]
     added = [line for line in diff if line.startswith("+")]
     if len(removed) == len(added) == 1 and "BOUND" in _without_bounds(removed[0]) and \

@@ -11,6 +11,7 @@ targets of the integration tests are started and stopped once each:
   holding the GIL, dumped with --locals at three value lengths;
 - `zoo`: test_reprs_live's zoo of values with the target's own `repr()` of each,
   every value rendered with an unlimited and with the default budget;
+- `gc`: status.py's `gc` mode, a thread stopped inside a garbage collection (3.7+);
 - `corrupt-DAMAGE`: corrupt.py with each of test_corruption's damages (a frame link
   to garbage or to itself, a code object's filename, a line table cut short), on
   one build of each way of walking frames.
@@ -22,7 +23,7 @@ tests/unit/test_recorded.py replays them with no interpreter and no ptrace, and
 change to the targets or to what a dump reads (the replay then says which bytes it
 missed):
 
-    .venv/bin/python scripts/record_dumps.py [NAME...] [stacks|locals|zoo|corrupt-*...]
+    .venv/bin/python scripts/record_dumps.py [NAME...] [stacks|locals|zoo|gc|corrupt-*...]
 """
 from __future__ import annotations
 
@@ -88,13 +89,18 @@ def _meta(process, interpreter, report: dict, name: str, scenario: str) -> dict:
 def record_stacks(interp: dict, out: str) -> int:
     from integration.targets_util import started
     from pystack.target.live import LiveProcess
-    from recorded import save
+    from recorded import RecordingMemory, save
 
     with started(interp) as target:
         with LiveProcess(target.pid) as process:
             box, memories = [], []
             _recording_dump(process, box, memories, exact_version=True)
             _recording_dump(process, box, memories, exact_version=True, locals=True)
+            # sys.version, which a dump reads only when the binary's name lacks the micro
+            from pystack.cpython.threads import ThreadReader
+            mem = RecordingMemory(process)
+            ThreadReader(mem, box[0]).sys_version()
+            memories.append(mem)
             ranges = [r for mem in memories for r in mem.ranges]
             meta = _meta(process, box[0], target.report, interp["name"], "stacks")
             return save(out, meta, process, ranges)
@@ -163,6 +169,26 @@ def record_zoo(interp: dict, out: str) -> int:
         shutil.rmtree(host_dir, ignore_errors=True)
 
 
+def record_gc(interp: dict, out: str) -> int:
+    from integration.targets_util import wait_until_sleeping
+    from integration.test_locals_status import start
+    from pystack.target.live import LiveProcess
+    from recorded import save
+
+    proc, report = start(interp, "gc")
+    try:
+        wait_until_sleeping(report["pid"], tid=report["tids"]["collector"])
+        with LiveProcess(report["pid"]) as process:
+            box, memories = [], []
+            _recording_dump(process, box, memories)
+            ranges = [r for mem in memories for r in mem.ranges]
+            meta = _meta(process, box[0], report, interp["name"], "gc")
+            return save(out, meta, process, ranges)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def record_corrupt(interp: dict, out: str, damage: str) -> int:
     import json
     from integration.targets_util import started
@@ -180,7 +206,8 @@ def record_corrupt(interp: dict, out: str, damage: str) -> int:
             return save(out, meta, process, ranges)
 
 
-SCENARIOS = {"stacks": record_stacks, "locals": record_locals, "zoo": record_zoo}
+SCENARIOS = {"stacks": record_stacks, "locals": record_locals, "zoo": record_zoo,
+             "gc": record_gc}
 #: test_corruption's damages, on one build of each way of walking frames (frame
 #: objects; 3.11, 3.12 and 3.13's interpreter frames; 3.14's tagged pointers).
 CORRUPT_RECORDED = ["pyenv-2.7.18", "pyenv-3.10.13", "pyenv-3.11.7", "pyenv-3.12.1",
@@ -208,6 +235,8 @@ def main(argv: list) -> int:
         for scenario in scenarios:
             if scenario.startswith("corrupt-") and name not in CORRUPT_RECORDED:
                 continue
+            if scenario == "gc" and name in ("pyenv-2.7.18", "pyenv-3.6.15"):
+                continue  # their collecting flag is a static of gcmodule.c
             record = SCENARIOS[scenario]
             out = os.path.join(DATA, f"{name}.{scenario}.dump.xz")
             size = record(by_name[name], out)

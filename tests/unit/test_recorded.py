@@ -201,6 +201,27 @@ def _variable_names(lines: list) -> tuple:
     return sections["Arguments:"], sections["Locals:"]
 
 
+@pytest.mark.parametrize("path", _params("stacks"))
+def test_sys_version_is_the_targets(path):
+    """sys.version, read when the binary's name does not give the micro version."""
+    from pystack.cpython.threads import ThreadReader
+
+    target = RecordedTarget(path)
+    mem = Memory(target)
+    version = ThreadReader(mem, interpreter_of(target, mem)).sys_version()
+    assert version == tuple(target.meta["report"]["version"])
+
+
+@pytest.mark.parametrize("path", _params("gc"))
+def test_garbage_collecting_thread(path):
+    """The thread stopped inside a collection says so; the others do not."""
+    target = RecordedTarget(path)
+    report = target.meta["report"]
+    threads = parse(printed(replayed(target)))
+    assert "Garbage collecting" in threads[report["tids"]["collector"]]["status"]
+    assert "Garbage collecting" not in threads[report["tids"]["main"]]["status"]
+
+
 @pytest.mark.parametrize("path", _params("corrupt-"))
 def test_damaged_frames_end_in_a_marker(path):
     """test_corruption's targets: the damaged thread prints the frames that can be
