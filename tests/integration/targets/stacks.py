@@ -8,6 +8,7 @@ one JSON line describing every thread as the interpreter itself sees it
 (`sys._current_frames()`, thread names, kernel thread ids) and blocks forever.
 SIGUSR1 makes it print "alive", so a test can check it still runs after a dump.
 """
+import io
 import json
 import os
 import signal
@@ -315,13 +316,13 @@ def start(target, name):
 
 def blocked_lines():
     lines = set()
-    with open(os.path.join(HERE, "stacks.py")) as f:
+    with io.open(os.path.join(HERE, "stacks.py"), encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if line.rstrip().endswith("# BLOCK"):
                 lines.add(number)
     try:
         import stacks_async
-        with open(os.path.join(HERE, "stacks_async.py")) as f:
+        with io.open(os.path.join(HERE, "stacks_async.py"), encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
                 if line.rstrip().endswith("# BLOCK"):
                     lines.add(number)
@@ -431,7 +432,7 @@ def report_and_block():
 
 
 def marked_line(marker):
-    with open(os.path.join(HERE, "stacks.py")) as f:
+    with io.open(os.path.join(HERE, "stacks.py"), encoding="utf-8") as f:
         return [n for n, line in enumerate(f, 1) if line.rstrip().endswith(marker)][0]
 
 

@@ -1,3 +1,4 @@
+# -*- coding: utf-8 -*-
 """The asyncio part of the stacks target: a coroutine chain that blocks in C."""
 import asyncio
 import time
@@ -27,6 +28,11 @@ def keyword_only(register, seconds, first, *, second=2):
 
     def use():
         return cell, second
+    return 名前_𠀀(register, seconds, use)
+
+
+def 名前_𠀀(register, seconds, ünï):
+    """A name of 2-byte and 4-byte characters (the str kinds a name can be)."""
     register()
     time.sleep(seconds)  # BLOCK
-    return use
+    return ünï
