@@ -23,9 +23,9 @@ if TYPE_CHECKING:  # annotations only
 _UNREADABLE = (MemoryReadError, ObjectError, ValueError, OverflowError, struct.error,
                UnicodeError, IndexError, KeyError)
 
-#: Classes of the `enum` module whose `__repr__` prints `<Class.NAME: value>`.
 #: Kinds whose objects `_text` reads: str (3.x), and 2.7's str and unicode.
 _TEXT_KINDS = frozenset({"str", "bytes", "unicode2"})
+#: Classes of the `enum` module whose `__repr__` prints `<Class.NAME: value>`.
 _ENUM_BASES = frozenset({"Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum"})
 #: The datetime objects, as Include/datetime.h lays them out (the same from 2.7 to
 #: 3.15, `fold` from 3.6): a hash, then `hastzinfo` and the packed date and time
@@ -363,7 +363,7 @@ class NamedReprs:
         if kind == "path":
             return self._posix_path(address, tp, name)
         if kind == "decimal2":
-            return self._python_decimal(address, tp, name)
+            return self._python_decimal(address, tp)
         # a UUID: a slot from 3.8 on; before, an entry of the instance's __dict__
         value = self.slot(address, tp, "int") or self.objects.attribute(address, "int")
         if not value or self.type_info(self.mem.ptr(value + self.o.ob_type)).kind != "long":
@@ -375,7 +375,7 @@ class NamedReprs:
         self.out.write(f"{name}('{text}')")
         return True
 
-    def _python_decimal(self, address: int, tp: int, name: str) -> bool:
+    def _python_decimal(self, address: int, tp: int) -> bool:
         """2.7's Decimal, written in Python: `_sign`, `_int` (the digits as a str) and
         `_exp` (an int, or 'F', 'n', 'N' for Infinity, NaN, sNaN) in slots."""
         sign = self.slot(address, tp, "_sign")
