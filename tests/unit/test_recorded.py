@@ -254,38 +254,44 @@ def test_locals_and_gil_match_the_targets_report(path):
     assert parse(text)[report["tids"]["spinner"]]["status"] == "Has the GIL"
 
 
-@pytest.fixture(scope="module", params=_params("zoo"))
-def zoo(request):
-    """Every value of the recorded zoo rendered with an unlimited and the default budget."""
-    target = RecordedTarget(request.param)
+def _zoo(path: str, full: bool = False, short: bool = False, generic: bool = False):
+    """The recorded zoo rendered in the test that asks (never in a shared fixture:
+    mutmut runs only the tests that call a mutated function, and a module fixture is
+    called by the first of them alone): with an unlimited budget, with the default
+    one, and as versions without each optional layout would."""
+    target = RecordedTarget(path)
     mem = Memory(target)
     layout = interpreter_of(target, mem).layout
     objs = Objects(mem, layout)
-    generic = {}
-    for field, start in OPTIONAL_KINDS.items():
-        stripped = Objects(mem, without(layout, field))
-        for label, address, expected, *_ in target.meta["report"]["values"]:
-            if expected.startswith(start):
-                generic[(field, address)] = render(stripped, address)
+    values = target.meta["report"]["values"]
     results = []
-    for label, address, expected, check, truncated, full in target.meta["report"]["values"]:
+    for label, address, expected, check, truncated, whole in values:
         results.append(dict(label=label, address=address, expected=expected, check=check,
                             truncated=truncated,
-                            full=render(objs, address, max_len=10 ** 6) if full else None,
-                            short=render(objs, address)))
-    return target.meta["interpreter"], results, generic
+                            full=render(objs, address, max_len=10 ** 6)
+                            if full and whole else None,
+                            short=render(objs, address) if short else None))
+    stripped = {}
+    for field, start in OPTIONAL_KINDS.items() if generic else ():
+        without_field = Objects(mem, without(layout, field))
+        for label, address, expected, *_ in values:
+            if expected.startswith(start):
+                stripped[(field, address)] = render(without_field, address)
+    return target.meta["interpreter"], results, stripped
 
 
-def test_zoo_unlimited_budget_equals_repr(zoo):
-    name, results, _ = zoo
+@pytest.mark.parametrize("path", _params("zoo"))
+def test_zoo_unlimited_budget_equals_repr(path):
+    name, results, _ = _zoo(path, full=True)
     bad = [f"{r['label']}: got {r['full'][:300]!r}\n    want {r['expected'][:300]!r}"
            for r in results if r["full"] is not None
            and not re.fullmatch(_expected_full(r), r["full"], re.S)]
     assert not bad, f"{name}: {len(bad)} differ\n" + "\n".join(bad)
 
 
-def test_zoo_default_budget_is_a_visible_cut(zoo):
-    name, results, _ = zoo
+@pytest.mark.parametrize("path", _params("zoo"))
+def test_zoo_default_budget_is_a_visible_cut(path):
+    name, results, _ = _zoo(path, short=True)
     bad = []
     for r in results:
         short = r["short"]
@@ -300,10 +306,11 @@ def test_zoo_default_budget_is_a_visible_cut(zoo):
     assert not bad, f"{name}: {len(bad)} bad\n" + "\n".join(bad)
 
 
-def test_zoo_without_a_kinds_layout_is_generic(zoo):
+@pytest.mark.parametrize("path", _params("zoo"))
+def test_zoo_without_a_kinds_layout_is_generic(path):
     """A version whose table lacks a kind's fields shows its values in the generic
-    form, named by their type, and nothing else changes."""
-    name, results, generic = zoo
+    form, named by their type."""
+    name, _, generic = _zoo(path, generic=True)
     seen = set()
     for (field, address), text in generic.items():
         # (2.7's OrderedDict is written in Python: it has no such layout to lose)
