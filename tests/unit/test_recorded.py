@@ -3,8 +3,8 @@
 The same engine, renderers and checks as the integration tests, against what each
 target said about itself when it was recorded: threads, names, frames, lines and
 3.11+ columns (stacks), arguments and locals at three value lengths and who holds
-the GIL (locals), every value of the repr zoo both ways (zoo), damaged frames and
-code objects (corrupt-*). They need no
+the GIL (locals), every value of the repr zoo both ways (zoo), a thread inside a
+garbage collection (gc), damaged frames and code objects (corrupt-*). They need no
 interpreter and no ptrace, run on any machine, and are what `scripts/mutation.py`
 runs against the CPython model and the reprs.
 """
