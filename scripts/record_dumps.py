@@ -69,9 +69,16 @@ def _recording_dump(process, interpreter_box: list, memories: list, **options):
 
 
 def _meta(process, interpreter, report: dict, name: str, scenario: str) -> dict:
+    from pystack.cpython import debug_offsets
     from pystack.cpython.layouts import layout_for
+    from pystack.cpython.locate import _with_debug_offsets
+    from pystack.cpython.memory import Memory
 
-    assert interpreter.layout.version == layout_for(interpreter.version).version
+    # the replay rebuilds the layout this way (test_recorded.interpreter_of)
+    layout = layout_for(interpreter.version)
+    if interpreter.runtime and debug_offsets.schema_size(layout.version):
+        layout = _with_debug_offsets(Memory(process), interpreter.runtime, layout)
+    assert layout == interpreter.layout, f"{name}: the replay would use another layout"
     return {
         "interpreter": name, "scenario": scenario, "report": report,
         "pid": process.pid, "exe": process.exe,
