@@ -606,8 +606,9 @@ def test_unlimited_budget_equals_repr(rendered):
     assert not bad, f"{interp['name']}: {len(bad)} differ\n" + "\n".join(bad)
 
 
-def test_default_budget_is_a_visible_cut(rendered):
-    interp, results = rendered
+def bad_cuts(results: list) -> list:
+    """What is wrong with each value rendered with the default budget (`short`): too
+    long, not the generic form asked for, or no visible cut of the target's repr."""
     bad = []
     for r in results:
         short = r["short"]
@@ -619,6 +620,12 @@ def test_default_budget_is_a_visible_cut(rendered):
         elif not is_cut_of(short, r["expected"], r["truncated"],
                            max_len=None if r["truncated"] else DEFAULT_MAX_LEN):
             bad.append(f"{r['label']}: {short!r} is no cut of {r['expected'][:200]!r}")
+    return bad
+
+
+def test_default_budget_is_a_visible_cut(rendered):
+    interp, results = rendered
+    bad = bad_cuts(results)
     assert not bad, f"{interp['name']}: {len(bad)} bad\n" + "\n".join(bad)
 
 

@@ -24,14 +24,14 @@ from integration.test_corruption import check as check_damage
 from integration.test_json_group import SCHEMA, check_against_report, check_locals_and_status
 from integration.test_locals_status import check_locals, check_status, frame_variables
 from integration.test_remote import assert_same_stacks
-from integration.test_reprs_live import _expected_full, is_cut_of
+from integration.test_reprs_live import _expected_full, bad_cuts, is_cut_of
 from pystack import engine
 from pystack.cpython import debug_offsets
 from pystack.cpython.layouts import layout_for
 from pystack.cpython.locate import Interpreter, _with_debug_offsets
 from pystack.cpython.memory import Memory
 from pystack.cpython.objects import Objects
-from pystack.cpython.reprs import DEFAULT_MAX_LEN, render
+from pystack.cpython.reprs import render
 from pystack.render.sources import SourceLines
 
 RECORDINGS = recordings()
@@ -292,17 +292,7 @@ def test_zoo_unlimited_budget_equals_repr(path):
 @pytest.mark.parametrize("path", _params("zoo"))
 def test_zoo_default_budget_is_a_visible_cut(path):
     name, results, _ = _zoo(path, short=True)
-    bad = []
-    for r in results:
-        short = r["short"]
-        if len(short) > DEFAULT_MAX_LEN:
-            bad.append(f"{r['label']}: {len(short)} characters: {short!r}")
-        elif r["check"] == "generic":
-            if not re.fullmatch(_expected_full(r), short):
-                bad.append(f"{r['label']}: {short!r}")
-        elif not is_cut_of(short, r["expected"], r["truncated"],
-                           max_len=None if r["truncated"] else DEFAULT_MAX_LEN):
-            bad.append(f"{r['label']}: {short!r} is no cut of {r['expected'][:200]!r}")
+    bad = bad_cuts(results)
     assert not bad, f"{name}: {len(bad)} bad\n" + "\n".join(bad)
 
 
