@@ -45,27 +45,44 @@ LONGEST_FULL = 5000
 LOCALS_LENGTHS = (100000, 80, 12)
 
 
-def _recording_dump(process, interpreter_box: list, memories: list, **options):
-    """engine._dump_of over `process`, every read noted."""
-    from pystack import engine
-    from recorded import RecordingMemory
+class Recording:
+    """One stopped target being recorded: every read of every dump made through it,
+    and the interpreter the first dump found."""
 
-    def memory(target, cache=True):
-        mem = RecordingMemory(target)
-        memories.append(mem)
+    def __init__(self, process) -> None:
+        self.process = process
+        self.memories: list = []
+        self.interpreter = None
+
+    def memory(self):
+        """A fresh recording Memory over the target, its reads kept."""
+        from recorded import RecordingMemory
+        mem = RecordingMemory(self.process)
+        self.memories.append(mem)
         return mem
 
-    def locate(target, mem, method):
-        found = real_locate(target, mem, method)
-        interpreter_box.append(found)
-        return found
+    def dump(self, **options):
+        """engine._dump_of over the target, every read noted."""
+        from pystack import engine
 
-    real_memory, real_locate = engine.Memory, engine.locate
-    engine.Memory, engine.locate = memory, locate
-    try:
-        return engine._dump_of(process, cache=True, **options)
-    finally:
-        engine.Memory, engine.locate = real_memory, real_locate
+        def locate(target, mem, method):
+            found = real_locate(target, mem, method)
+            if self.interpreter is None:
+                self.interpreter = found
+            return found
+
+        real_memory, real_locate = engine.Memory, engine.locate
+        engine.Memory, engine.locate = (lambda target, cache=True: self.memory()), locate
+        try:
+            return engine._dump_of(self.process, cache=True, **options)
+        finally:
+            engine.Memory, engine.locate = real_memory, real_locate
+
+    def save(self, out: str, report: dict, name: str, scenario: str, **extra) -> int:
+        from recorded import save
+        meta = dict(_meta(self.process, self.interpreter, report, name, scenario), **extra)
+        return save(out, meta, self.process,
+                    [r for mem in self.memories for r in mem.ranges])
 
 
 def _meta(process, interpreter, report: dict, name: str, scenario: str) -> dict:
@@ -95,46 +112,37 @@ def _meta(process, interpreter, report: dict, name: str, scenario: str) -> dict:
 
 def record_stacks(interp: dict, out: str) -> int:
     from integration.targets_util import started
+    from pystack.cpython.threads import ThreadReader
     from pystack.target.live import LiveProcess
-    from recorded import RecordingMemory, save
 
     with started(interp) as target:
         with LiveProcess(target.pid) as process:
-            box, memories = [], []
-            _recording_dump(process, box, memories, exact_version=True)
-            _recording_dump(process, box, memories, exact_version=True, locals=True)
+            rec = Recording(process)
+            rec.dump(exact_version=True)
+            rec.dump(exact_version=True, locals=True)
             # sys.version, which a dump reads only when the binary's name lacks the micro
-            from pystack.cpython.threads import ThreadReader
-            mem = RecordingMemory(process)
-            ThreadReader(mem, box[0]).sys_version()
-            memories.append(mem)
-            ranges = [r for mem in memories for r in mem.ranges]
-            meta = _meta(process, box[0], target.report, interp["name"], "stacks")
-            return save(out, meta, process, ranges)
+            ThreadReader(rec.memory(), rec.interpreter).sys_version()
+            return rec.save(out, target.report, interp["name"], "stacks")
 
 
 def record_locals(interp: dict, out: str) -> int:
+    from integration.targets_util import wait_until_sleeping
     from integration.test_locals_status import start
     from pystack.target.live import LiveProcess
-    from recorded import save
-    from integration.targets_util import wait_until_sleeping
 
     proc, report = start(interp, "locals")
     try:
         wait_until_sleeping(report["pid"])
         for _ in range(20):  # 2.7 lets go of the GIL now and then: stop it holding it
             with LiveProcess(report["pid"]) as process:
-                box, memories = [], []
-                dumps = [_recording_dump(process, box, memories, locals=True,
-                                         max_value_length=n, exact_version=True)
+                rec = Recording(process)
+                dumps = [rec.dump(locals=True, max_value_length=n, exact_version=True)
                          for n in LOCALS_LENGTHS]
                 spinner = [t for t in dumps[0].threads if t.tid == report["tids"]["spinner"]]
                 if not spinner or spinner[0].holds_the_gil <= 0:
                     continue
-                ranges = [r for mem in memories for r in mem.ranges]
-                meta = _meta(process, box[0], report, interp["name"], "locals")
-                meta["lengths"] = list(LOCALS_LENGTHS)
-                return save(out, meta, process, ranges)
+                return rec.save(out, report, interp["name"], "locals",
+                                lengths=list(LOCALS_LENGTHS))
         raise RuntimeError("the spinner never held the GIL when stopped")
     finally:
         proc.kill()
@@ -147,13 +155,14 @@ def record_zoo(interp: dict, out: str) -> int:
     from pystack.cpython.objects import Objects
     from pystack.cpython.reprs import render
     from pystack.target.live import LiveProcess
-    from recorded import OPTIONAL_KINDS, RecordingMemory, save, without
+    from recorded import OPTIONAL_KINDS, without
 
     proc, report, host_dir = _start(interp)
     try:
         with LiveProcess(report["pid"]) as process:
-            mem = RecordingMemory(process)
-            interpreter = locate(process, mem)
+            rec = Recording(process)
+            mem = rec.memory()
+            interpreter = rec.interpreter = locate(process, mem)
             objs = Objects(mem, interpreter.layout)
             values = []
             for label, address, expected, check, truncated in report["values"]:
@@ -167,9 +176,7 @@ def record_zoo(interp: dict, out: str) -> int:
                 for label, address, expected, check, truncated in report["values"]:
                     if expected.startswith(start):
                         render(stripped, address)
-            report = dict(report, values=values)
-            meta = _meta(process, interpreter, report, interp["name"], "zoo")
-            return save(out, meta, process, mem.ranges)
+            return rec.save(out, dict(report, values=values), interp["name"], "zoo")
     finally:
         proc.kill()
         proc.wait()
@@ -180,17 +187,14 @@ def record_gc(interp: dict, out: str) -> int:
     from integration.targets_util import wait_until_sleeping
     from integration.test_locals_status import start
     from pystack.target.live import LiveProcess
-    from recorded import save
 
     proc, report = start(interp, "gc")
     try:
         wait_until_sleeping(report["pid"], tid=report["tids"]["collector"])
         with LiveProcess(report["pid"]) as process:
-            box, memories = [], []
-            _recording_dump(process, box, memories)
-            ranges = [r for mem in memories for r in mem.ranges]
-            meta = _meta(process, box[0], report, interp["name"], "gc")
-            return save(out, meta, process, ranges)
+            rec = Recording(process)
+            rec.dump()
+            return rec.save(out, report, interp["name"], "gc")
     finally:
         proc.kill()
         proc.wait()
@@ -201,16 +205,13 @@ def record_corrupt(interp: dict, out: str, damage: str) -> int:
     from integration.targets_util import started
     from integration.test_corruption import offsets
     from pystack.target.live import LiveProcess
-    from recorded import save
 
     env = {"TARGET_DAMAGE": damage, "TARGET_OFFSETS": json.dumps(offsets(interp["version"]))}
     with started(interp, script="corrupt.py", env=env) as target:
         with LiveProcess(target.pid) as process:
-            box, memories = [], []
-            _recording_dump(process, box, memories)
-            ranges = [r for mem in memories for r in mem.ranges]
-            meta = _meta(process, box[0], target.report, interp["name"], "corrupt-" + damage)
-            return save(out, meta, process, ranges)
+            rec = Recording(process)
+            rec.dump()
+            return rec.save(out, target.report, interp["name"], "corrupt-" + damage)
 
 
 SCENARIOS = {"stacks": record_stacks, "locals": record_locals, "zoo": record_zoo,
