@@ -410,27 +410,18 @@ class NamedReprs:
         root = self.objects.attribute(address, "_OrderedDict__root")
         if not root:
             raise ObjectError("OrderedDict without its root")
-        self.out.open(f"{name}([", "])")
-        self.active.add(address)
-        try:
-            link = self._link(root, 1)
-            for count in range(len(values) + 1):
-                if link == root:
-                    break
-                key = self._link(link, 2)
-                if key not in values or count == len(values):
-                    raise ObjectError("OrderedDict links without their keys")
-                if count:
-                    self.out.sep(", ")
-                self.out.open("(", ")")
-                self.value(key)
-                self.out.sep(", ")
-                self.value(values[key])
-                self.out.close()
-                link = self._link(link, 1)
-        finally:
-            self.active.discard(address)
-        self.out.close()
+        self._pair_list(address, name, self._python_odict_pairs(root, values))
+
+    def _python_odict_pairs(self, root: int, values: dict) -> Iterator[tuple[int, int]]:
+        link = self._link(root, 1)
+        for count in range(len(values) + 1):
+            if link == root:
+                return
+            key = self._link(link, 2)
+            if key not in values or count == len(values):
+                raise ObjectError("OrderedDict links without their keys")
+            yield key, values[key]
+            link = self._link(link, 1)
 
     def _link(self, link: int, index: int) -> int:
         if self.type_info(self.mem.ptr(link + self.o.ob_type)).kind != "list" or \
@@ -647,6 +638,11 @@ class NamedReprs:
             self.container(address, "{", "}", "{...}", pairs, pairs=True)
             self.out.close()
             return
+        self._pair_list(address, name, pairs)
+
+    def _pair_list(self, address: int, name: str, pairs: Iterator[tuple[int, int]]) -> None:
+        """`OrderedDict([('a', 1)])`, an OrderedDict's repr before 3.12 (C or 2.7's
+        Python class), the value marked active so that it prints `...` inside itself."""
         self.out.open(f"{name}([", "])")
         self.active.add(address)
         try:
