@@ -468,15 +468,21 @@ def test_cuts_are_exactly_the_length_asked(version):
         assert len(out) <= n, (n, out)
 
 
+def _int_with_top_digits(heap: Heap, ndigits: int, top: list) -> int:
+    """An int of `ndigits` 30-bit digits of which only the top four (`top`, lowest
+    first) are mapped: what a dump may read of a huge int, and no more."""
+    o = heap.o
+    address = heap.new("int", o.long_digits)
+    heap.put_i64(address + o.long_size, ndigits << 3 if o.long_tagged else ndigits)
+    heap.target.blocks[address + o.long_digits + 4 * (ndigits - 4)] = \
+        bytearray(struct.pack("<4I", *top))
+    return address
+
+
 def test_huge_int_reads_only_its_top_digits(heap: Heap) -> None:
     """2**(30 * 10**7): 40 MB of digits, of which only the top four are mapped."""
-    o = heap.o
     ndigits = 10 ** 7
-    address = heap.new("int", o.long_digits)
-    size = ndigits << 3 if o.long_tagged else ndigits
-    heap.put_i64(address + o.long_size, size)
-    top = address + o.long_digits + 4 * (ndigits - 4)
-    heap.target.blocks[top] = bytearray(struct.pack("<4I", 0, 0, 0, 1))
+    address = _int_with_top_digits(heap, ndigits, [0, 0, 0, 1])
     log = Decimal(30 * (ndigits - 1)) * (Decimal(2).ln() / Decimal(10).ln())
     exact = int(log) + 1  # 28 significant digits are plenty this far from an integer
     heap.target.bytes_read = 0
@@ -844,15 +850,11 @@ def test_ints_too_long_to_read_are_counted_about(heap: Heap, monkeypatch, fresh)
     from pystack.cpython import reprs
     if fresh:
         monkeypatch.setattr(reprs, "_DECIMAL", None)
-    o = heap.o
     bits = 30
     for value, want in _huge_ints():
         ndigits = (value.bit_length() + bits - 1) // bits
         assert ndigits > reprs.MAX_INT_READ
         top = value >> (bits * (ndigits - 4))
-        address = heap.new("int", o.long_digits)
-        heap.put_i64(address + o.long_size, ndigits << 3 if o.long_tagged else ndigits)
         words = [(top >> (bits * i)) & ((1 << bits) - 1) for i in range(4)]
-        heap.target.blocks[address + o.long_digits + 4 * (ndigits - 4)] = \
-            bytearray(struct.pack("<4I", *words))
+        address = _int_with_top_digits(heap, ndigits, words)
         assert heap.render(address) == f"<int with {want} digits>"

@@ -331,9 +331,6 @@ def blocked_lines():
     return lines
 
 
-CO_OPTIMIZED = 1
-
-
 def describe(frame):
     """Each frame as the interpreter sees it, with the names of its arguments and of
     every variable bound in it (functions only; None for module and class bodies)."""
@@ -346,7 +343,7 @@ def describe(frame):
         if hasattr(code, "co_positions"):  # 3.11+: where the frame is, to the column
             positions = list(code.co_positions())[frame.f_lasti // 2]
         arguments = variables = None
-        if code.co_flags & CO_OPTIMIZED:  # a function: its arguments and variables
+        if code.co_flags & inspect.CO_OPTIMIZED:  # a function: its arguments, variables
             args, varargs, varkw = inspect.getargs(code)
             arguments = list(args) + [n for n in (varargs, varkw) if n]
             variables = sorted(frame.f_locals)
