@@ -86,15 +86,10 @@ class Recording:
 
 
 def _meta(process, interpreter, report: dict, name: str, scenario: str) -> dict:
-    from pystack.cpython import debug_offsets
-    from pystack.cpython.layouts import layout_for
-    from pystack.cpython.locate import _with_debug_offsets
     from pystack.cpython.memory import Memory
+    from recorded import rebuilt_layout
 
-    # the replay rebuilds the layout this way (test_recorded.interpreter_of)
-    layout = layout_for(interpreter.version)
-    if interpreter.runtime and debug_offsets.schema_size(layout.version):
-        layout = _with_debug_offsets(Memory(process), interpreter.runtime, layout)
+    layout = rebuilt_layout(Memory(process), interpreter.version, interpreter.runtime)
     assert layout == interpreter.layout, f"{name}: the replay would use another layout"
     return {
         "interpreter": name, "scenario": scenario, "report": report,

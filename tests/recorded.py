@@ -64,6 +64,20 @@ def without(layout, field: str):
     return layout.replace(objects=layout.objects.replace(**{field: None}))
 
 
+def rebuilt_layout(mem: Memory, version: tuple, runtime):
+    """The layout a replay uses, made the way locate makes it: the version's table,
+    then the target's own debug offsets (3.13+). The recorder refuses a target for
+    which this is not the layout locate found."""
+    from pystack.cpython import debug_offsets
+    from pystack.cpython.layouts import layout_for
+    from pystack.cpython.locate import _with_debug_offsets
+
+    layout = layout_for(version)
+    if runtime and debug_offsets.schema_size(layout.version):
+        layout = _with_debug_offsets(mem, runtime, layout)
+    return layout
+
+
 def merged(ranges: list) -> list:
     """Sorted, overlapping or touching ranges joined."""
     out: list = []

@@ -18,7 +18,7 @@ import types
 
 import pytest
 
-from recorded import OPTIONAL_KINDS, RecordedTarget, recordings, without
+from recorded import OPTIONAL_KINDS, RecordedTarget, rebuilt_layout, recordings, without
 from integration.parse_output import parse
 from integration.test_corruption import check as check_damage
 from integration.test_json_group import SCHEMA, check_against_report, check_locals_and_status
@@ -26,9 +26,7 @@ from integration.test_locals_status import check_locals, check_status, frame_var
 from integration.test_remote import assert_same_stacks
 from integration.test_reprs_live import _expected_full, bad_cuts, is_cut_of
 from pystack import engine
-from pystack.cpython import debug_offsets
-from pystack.cpython.layouts import layout_for
-from pystack.cpython.locate import Interpreter, _with_debug_offsets
+from pystack.cpython.locate import Interpreter
 from pystack.cpython.memory import Memory
 from pystack.cpython.objects import Objects
 from pystack.cpython.reprs import render
@@ -50,9 +48,7 @@ def interpreter_of(target: RecordedTarget, mem: Memory) -> Interpreter:
     way locate builds it (the version's table, then the target's debug offsets)."""
     meta = target.meta
     version = tuple(meta["version"])
-    layout = layout_for(version)
-    if meta["runtime"] and debug_offsets.schema_size(layout.version):
-        layout = _with_debug_offsets(mem, meta["runtime"], layout)
+    layout = rebuilt_layout(mem, version, meta["runtime"])
     return Interpreter(layout, version, None, meta["interp_head"], meta["runtime"],
                        meta["current_tstate"], meta["method"])
 
