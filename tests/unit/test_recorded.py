@@ -140,25 +140,25 @@ def test_frame_limits_keep_the_newest_and_say_so(path, monkeypatch):
     report = target.meta["report"]
     deep = next(t for t in report["threads"] if t["name"] == "deep-recursion")
     want = [(f["file"], f["name"], f["line"]) for f in deep["frames"]]
+
+    def threads_and_warnings() -> tuple:
+        warnings: list = []
+        log.keep_warnings(warnings)
+        try:
+            return parse(printed(replayed(target))), warnings
+        finally:
+            log.keep_warnings(None)
+
     monkeypatch.setattr(frames, "MAX_FRAMES", 10)
-    warnings: list = []
-    log.keep_warnings(warnings)
-    try:
-        shown = parse(printed(replayed(target)))[deep["tid"]]["frames"]
-    finally:
-        log.keep_warnings(None)
+    threads, warnings = threads_and_warnings()
+    shown = threads[deep["tid"]]["frames"]
     assert [(f["file"], f["name"], f["line"]) for f in shown] == want[-10:]
     assert any(re.fullmatch(r"thread state 0x[0-9a-f]+ has more than 10 frames: showing "
                             r"the newest", w) for w in warnings), warnings
 
     monkeypatch.setattr(frames, "MAX_FRAMES", 100_000)
     monkeypatch.setattr(frames, "MAX_TOTAL_FRAMES", 50)
-    warnings.clear()
-    log.keep_warnings(warnings)
-    try:
-        threads = parse(printed(replayed(target)))
-    finally:
-        log.keep_warnings(None)
+    threads, warnings = threads_and_warnings()
     # (shim and C-entry frames count against the budget and are not printed)
     assert 30 <= sum(len(t["frames"]) for t in threads.values()) <= 50
     assert warnings.count("more than 50 frames in all: the rest are not read") == 1, warnings
