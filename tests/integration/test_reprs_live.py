@@ -420,6 +420,20 @@ else:
     add("deque subclass", MyDeque([1, 2], maxlen=5))
     add("Counter subclass", MyCounter(u"aab"))
     add("Counter with bools", collections.Counter({u"t": True, u"f": False, u"n": -3}))
+    add("Counter with a huge count", collections.Counter({u"small": 1, u"big": 2 ** 300}))
+    # a class prints its __name__, whatever its __qualname__ says
+    for base, args in [(collections.OrderedDict, ([(u"a", 1)],)),
+                       (collections.deque, ([1],)), (collections.defaultdict, (None, {1: 2})),
+                       (collections.Counter, (u"ab",))]:
+        renamed = type("Renamed", (base,), {})
+        renamed.__qualname__ = u"Other"
+        add("renamed subclass", renamed(*args))
+if PY2:
+    # _exp as a unicode special (the tuple constructor keeps it) and as a long
+    add("decimal", decimal.Decimal((0, (), u"F")))
+    add("decimal", decimal.Decimal((1, (1, 2), u"n")))
+    add("decimal", decimal.Decimal(u"1E+10000000000000000000"))
+    add("decimal", decimal.Decimal(u"-7E-10000000000000000000"))
 for v in [datetime.datetime(2024, 12, 31, 23, 59, 59, 123456),
           datetime.timedelta(microseconds=999999)]:
     add("datetime micros", v)

@@ -438,12 +438,7 @@ class _Renderer(NamedReprs):
             first = True
             count = 0
             while True:
-                try:
-                    item = next(items, None)
-                except _Exhausted:
-                    if not first:
-                        out.sep(", ")
-                    out.cut()
+                item = self.next_item(items, first)
                 if item is None:
                     break
                 if not first:
@@ -462,6 +457,16 @@ class _Renderer(NamedReprs):
             self.active.discard(address)
             self.depth -= 1
         out.close()
+
+    def next_item(self, items: Iterator, first: bool):
+        """The next of a container's `items` (None after the last); when the work
+        budget runs out getting it, the cut, after the separator the items so far owe."""
+        try:
+            return next(items, None)
+        except _Exhausted:
+            if not first:
+                self.out.sep(", ")
+            self.out.cut()
 
     # -- scalars ------------------------------------------------------------------
     def r_none(self, address: int, info: _TypeInfo) -> None:

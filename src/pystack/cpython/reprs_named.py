@@ -45,6 +45,12 @@ _DEC_EXP = 32
 _DEC_DATA = 64
 _DEC_RADIX = 10 ** 19
 _DEC_NEGATIVE, _DEC_INFINITE, _DEC_NAN, _DEC_SNAN = 1, 2, 4, 8
+#: A Counter is printed sorted by its counts: any int count is read whole up to 480
+#: digits of 30 bits, 4335 decimal digits (past 4300, 3.11+ cannot print it at all).
+_MAX_COUNT_DIGITS = 480
+#: 2.7's Decimal keeps an exponent past 64 bits as a long: this many digits is
+#: 1900 bits, far past any exponent a Decimal is made with.
+_MAX_EXPONENT_DIGITS = 64
 
 #: Library classes whose repr memory gives: (kind, module, class).
 _LIBRARY_CLASSES = (("fraction", "fractions", "Fraction"), ("uuid", "uuid", "UUID"),
@@ -293,8 +299,7 @@ class NamedReprs:
         if owner is None or self._type_name(owner) != name or \
                 self._type_dict_str(owner, "__module__") != module:
             return None
-        _, own = self.type_names(tp)
-        return own.rpartition(".")[2]
+        return self._type_name(tp).rpartition(".")[2]
 
     def slot(self, obj: int, tp: int, name: str) -> Optional[int]:
         """The object held in the `__slots__` entry `name` of `obj` (None when the
@@ -384,15 +389,22 @@ class NamedReprs:
         if not sign or digits is None or not exp or not (digits.isdigit() or digits == ""):
             return False
         flags = _DEC_NEGATIVE if self.int_ival(sign) else 0
-        special = self._text(exp) if self.type_info(
-            self.mem.ptr(exp + self.o.ob_type)).kind == "bytes" else None
+        # 'F', 'n', 'N' (str, or unicode when the tuple constructor was given one), an
+        # int, or a long for an exponent past 64 bits (Decimal('1E+10000000000000000000'))
+        special = self._text(exp)
         exponent = 0
         if special is not None:
             flags |= {"F": _DEC_INFINITE, "n": _DEC_NAN, "N": _DEC_SNAN}.get(special, 0)
             if flags & ~_DEC_NEGATIVE == 0:
                 return False
         else:
-            exponent = self.int_ival(exp)
+            kind = self.type_info(self.mem.ptr(exp + self.o.ob_type)).kind
+            if kind == "int2":
+                exponent = self.int_ival(exp)
+            elif kind == "long":
+                exponent = self.long_value(exp, _MAX_EXPONENT_DIGITS)
+            else:
+                return False
         # "Decimal" whatever the class, as its __repr__ writes it
         self.out.write(f"Decimal('{decimal_text(flags, exponent, int(digits or '0'))}')")
         return True
@@ -403,16 +415,16 @@ class NamedReprs:
         if address in self.active:  # inside itself: the whole value is "..."
             self.out.write("...")
             return
-        values = dict(self.dict_items(address))
-        if not values:
-            self.out.write(f"{name}()")
-            return
         root = self.objects.attribute(address, "_OrderedDict__root")
         if not root:
             raise ObjectError("OrderedDict without its root")
-        self._pair_list(address, name, self._python_odict_pairs(root, values))
+        if self.mem.i64(address + self.o.dict_used) == 0:
+            self.out.write(f"{name}()")
+            return
+        self._pair_list(address, name, self._python_odict_pairs(root, address))
 
-    def _python_odict_pairs(self, root: int, values: dict) -> Iterator[tuple[int, int]]:
+    def _python_odict_pairs(self, root: int, address: int) -> Iterator[tuple[int, int]]:
+        values = dict(self.dict_items(address))  # (inside: a cut here shows)
         link = self._link(root, 1)
         for count in range(len(values) + 1):
             if link == root:
@@ -647,7 +659,11 @@ class NamedReprs:
         self.active.add(address)
         try:
             first = True
-            for key, value in pairs:
+            while True:
+                pair = self.next_item(pairs, first)
+                if pair is None:
+                    break
+                key, value = pair
                 if not first:
                     self.out.sep(", ")
                 first = False
@@ -664,15 +680,17 @@ class NamedReprs:
         o = self.o
         values = dict(self.dict_items(address))
         node = self.mem.ptr(address + o.odict_first)
-        seen = 0
-        while node and seen <= len(values):
+        for seen in range(len(values) + 1):
+            if not node:
+                return
+            if seen == len(values):  # more nodes than keys: a loop, or not its list
+                raise ObjectError("OrderedDict nodes past its size")
             self.spend(1)
             key = self.mem.ptr(node + o.odict_node_key)
             if key not in values:
                 raise ObjectError("OrderedDict node without its key")
             yield key, values[key]
             node = self.mem.ptr(node + o.odict_node_next)
-            seen += 1
 
     def r_defaultdict(self, address: int, info) -> None:
         """`defaultdict(<class 'list'>, {'a': [1]})`."""
@@ -735,7 +753,7 @@ class NamedReprs:
         if self.version < since:
             return default
         try:
-            _, name = self.type_names(self.objects.type_of(address))
+            name = self._type_name(self.objects.type_of(address))
         except (ObjectError, ValueError):
             return default
         return name.rpartition(".")[2] or default
@@ -751,7 +769,7 @@ class NamedReprs:
             if kind == "float":
                 counts.append(struct.unpack("<d", self.mem.read(value + self.o.float_fval, 8))[0])
             elif kind in ("long", "bool"):
-                counts.append(self.long_value(value, 8))
+                counts.append(self.long_value(value, _MAX_COUNT_DIGITS))
             else:
                 return None
         order = sorted(range(len(items)), key=lambda i: -counts[i])
