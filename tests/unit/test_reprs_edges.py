@@ -58,6 +58,23 @@ def _function(heap: Heap, tp=None) -> int:
     return address
 
 
+@pytest.mark.parametrize("version", [(2, 7), (3, 6), (3, 12)])
+def test_function_names_print_whole_or_visibly_cut(version) -> None:
+    """CPython prints a function's whole name, however long (`__qualname__ = 'q' *
+    250`); past the budget the cut shows, as for any value."""
+    heap = Heap(layout_for(version))
+    o = heap.o
+    func = heap.new("function", 0x100)
+    field = o.func_qualname if o.func_qualname is not None else o.func_name
+    name = "q" * 250
+    heap.put_ptr(func + field, heap.bytes(name.encode()) if heap.py2 else heap.str(name))
+    whole = f"<function {name} at 0x{func:x}>"
+    assert heap.render(func, max_len=1000) == whole
+    assert heap.render(func, max_len=len(whole)) == whole
+    assert heap.render(func, max_len=len(whole) - 1) == "..."
+    assert heap.render(heap.list([func]), max_len=100) == "[...]"
+
+
 @pytest.mark.parametrize("version", [(2, 7), (3, 6), (3, 10), (3, 13)])
 def test_function_with_unreadable_name_prints_generic_form(version) -> None:
     heap = Heap(layout_for(version))

@@ -46,7 +46,7 @@ from ..records import record
 from ..errors import MemoryReadError
 from .layout import ObjectLayout
 from .memory import Memory
-from .objects import ObjectError, Objects
+from .objects import MAX_STR, ObjectError, Objects
 from .reprs_named import NamedReprs
 
 TYPE_CHECKING = False
@@ -458,6 +458,12 @@ class _Renderer(NamedReprs):
             self.depth -= 1
         out.close()
 
+    def name_room(self) -> int:
+        """How much of a name to read: one more character than the budget left could
+        show (so a longer name overflows and is cut visibly), and no more than a str
+        is ever read."""
+        return max(0, min(self.out.room(), MAX_STR - 1)) + 1
+
     def next_item(self, items: Iterator, first: bool):
         """The next of a container's `items` (None after the last); when the work
         budget runs out getting it, the cut, after the separator the items so far owe."""
@@ -481,7 +487,8 @@ class _Renderer(NamedReprs):
     def r_function(self, address: int, info: _TypeInfo) -> None:
         field = self.o.func_qualname if self.o.func_qualname is not None else self.o.func_name
         try:
-            name = self.objects.read_str(self.mem.ptr(address + field), 200)
+            # as much of the name as could show: a longer one is cut visibly below
+            name = self.objects.read_str(self.mem.ptr(address + field), self.name_room())
         except _BAD:
             name = None
         if not name or not name.isprintable():
