@@ -200,7 +200,8 @@ class FrameReader:
             frames = self._walk_interpreter_frames(address)
         else:
             frames = self._walk_frame_objects(address)
-        if len(frames) >= MAX_FRAMES:
+        if len(frames) > MAX_FRAMES:
+            del frames[MAX_FRAMES:]
             log.warning("thread state 0x%x has more than %d frames: showing the newest",
                         tstate, MAX_FRAMES)
         return frames
@@ -219,7 +220,7 @@ class FrameReader:
         unpack_ptr, unpack_i32 = _PTR.unpack_from, _I32.unpack_from
         frames: list[RawFrame] = []
         seen: set[int] = set()
-        while address and len(frames) < MAX_FRAMES:
+        while address and len(frames) <= MAX_FRAMES:  # one more: are there more?
             if address in seen or not self._spend_frame():
                 frames.append(RawFrame(address, None, True, False, corrupted=True))
                 break
@@ -253,7 +254,7 @@ class FrameReader:
         unpack_ptr = _PTR.unpack_from
         frames: list[RawFrame] = []
         seen: set[int] = set()
-        while address and len(frames) < MAX_FRAMES:
+        while address and len(frames) <= MAX_FRAMES:  # one more: are there more?
             if address in seen or not self._spend_frame():
                 frames.append(RawFrame(address, None, False, False, corrupted=True))
                 break
