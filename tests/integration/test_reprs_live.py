@@ -273,6 +273,10 @@ for frozen in ("_frozen_importlib", "zipimport"):
         add("module", sys.modules[frozen])
 for v in [int, Foo, Outer.Inner, type(zlib.compressobj()), collections.OrderedDict]:
     add("type", v)
+if not PY2:
+    long_named = type("Long", (object,), {})
+    long_named.__qualname__ = u"Q" * 400  # printed whole, however long
+    add("type", long_named)
 add("instance of a nested class", Outer.Inner())
 add("C type with a dotted name", zlib.compressobj())
 if hasattr(select, "epoll"):
@@ -326,6 +330,10 @@ if not PY2:
     for v in [range(10), range(1, 10, 3), range(-5, 0), slice(1, 2), slice(None, 5, -1),
               memoryview(b"abc")]:
         add("range slice memoryview", v)
+    add("range slice memoryview", range(1, 10, 2 ** 60))
+    if sys.version_info >= (3, 7):  # (3.6 allows at most 255 arguments)
+        wide = collections.namedtuple("Wide", [u"f%d" % i for i in range(300)])
+        add("namedtuple", wide(*range(300)))
     od = collections.OrderedDict([(u"a", 1), (u"b", 2), (u"c", [3])])
     od.move_to_end(u"a")
     for v in [od, collections.OrderedDict(), collections.Counter(u"abracadabra"),
@@ -360,7 +368,8 @@ if not PY2 and sys.version_info >= (3, 8):
                        (pathlib.PurePosixPath, ("//net/share",)),
                        (pathlib.PosixPath, ("/tmp", "/etc", "it's")),
                        (pathlib.PurePosixPath, ("a", "", "b/")),
-                       (pathlib.PosixPath, ("/",))]:
+                       (pathlib.PosixPath, ("/",)),
+                       (pathlib.PurePosixPath, ("/" + u"d" * 1200,))]:
         add("pathlib", cls(*parts), "exact", repr(cls(*parts)))
     printed = pathlib.PosixPath("/printed/once")
     str(printed)  # caches _str

@@ -81,11 +81,11 @@ class NamedReprs:
         return (module if dot else None), short
 
     def _heap_qualname(self, tp: int) -> Optional[str]:
-        field = self.o.ht_qualname if not self.py2 else None
+        field = self.o.ht_qualname  # (None in 2.7)
         if field is None:
             return None
         try:
-            text = self.objects.read_str(self.mem.ptr(tp + field), 300)
+            text = self.objects.read_str(self.mem.ptr(tp + field))
         except (ObjectError, ValueError, UnicodeError):
             return None
         return text if text and text.isprintable() else None
@@ -96,7 +96,7 @@ class NamedReprs:
         try:
             tp_dict = self.mem.ptr(tp + self.o.tp_dict)
             value = self.objects.dict_get_str(tp_dict, key) if tp_dict else None
-            text = self.objects.read_str(value, 300) if value else None
+            text = self.objects.read_str(value) if value else None
         except Exception:  # noqa: BLE001 - a bad class dict: no name from it
             return None
         return text if text and text.isprintable() else None
@@ -215,7 +215,7 @@ class NamedReprs:
                 _TEXT_KINDS:
             return None
         try:
-            text = self.objects.read_str(value, 1000)
+            text = self.objects.read_str(value)
         except (ObjectError, ValueError, UnicodeError):
             return None  # None, or not a str
         return text if text.isprintable() else None
@@ -239,11 +239,9 @@ class NamedReprs:
         name = self._function_name(func)
         if name is None:
             raise ObjectError("method of something else than a function")
-        if self.py2:
-            klass = self.mem.ptr(address + o.method_class) if o.method_class is not None else 0
-            cls_name = self._type_name(klass) if klass else "?"
-            short = self._text(self.mem.ptr(func + o.func_name)) or name
-            name = f"{cls_name}.{short}"
+        if self.py2:  # im_class's name, and the function's (2.7 has no __qualname__)
+            klass = self.mem.ptr(address + o.method_class)
+            name = f"{self._type_name(klass) if klass else '?'}.{name}"
             if not owner:
                 self.out.write(f"<unbound method {name}>")
                 return
@@ -269,7 +267,7 @@ class NamedReprs:
         fields = self._type_dict_get(owner, "_fields")
         if not fields:
             return None
-        names = [self._text(item) for item in self.objects.tuple_items(fields, 256)]
+        names = [self._text(item) for item in self.objects.tuple_items(fields)]
         return None if any(n is None for n in names) else names  # type: ignore[return-value]
 
     def _is_namedtuple_repr(self, func: int) -> bool:
@@ -470,7 +468,7 @@ class NamedReprs:
         if self.type_info(self.mem.ptr(address + self.o.ob_type)).kind != "list":
             return None
         size = self.mem.i64(address + self.o.ob_size)
-        if not 0 <= size <= 256:
+        if not 0 <= size <= 1 << 12:
             return None
         items = self.mem.ptr(address + self.o.list_items) if size else 0
         strings = [self._text(self.mem.ptr(items + 8 * i)) for i in range(size)]
@@ -613,7 +611,7 @@ class NamedReprs:
 
     def _is_int_one(self, address: int) -> bool:
         return self.type_info(self.mem.ptr(address + self.o.ob_type)).kind == "long" and \
-            self.long_value(address, 2) == 1
+            self.long_header(address)[1] == 1 and self.long_value(address, 1) == 1
 
     def r_slice(self, address: int, info) -> None:
         o = self.o
