@@ -18,7 +18,8 @@ from pystack import log
 from pystack.cpython.frames import RawFrame
 from pystack.cpython.memory import Memory
 from pystack.cpython.threads import (THREAD_STATE_SPAN, _bounded_chain, in_call_order,
-                                     link_frames, outermost_entry_on_c_stack)
+                                     link_frames, outermost_entry_on_c_stack,
+                                     version_in_text)
 from pystack.errors import MemoryReadError
 from pystack.target.base import Target
 from pystack.types import PyThread
@@ -199,3 +200,21 @@ def test_frames_are_linked_outermost_first_with_their_variables():
                       (0x100, {"a": "1"}, {"b": "2"}, False, False, None)]
     assert link_frames([]) is None
     assert link_frames([raw(0x100)]).arguments == {}
+
+
+# -- sys.version ------------------------------------------------------------------------
+@pytest.mark.parametrize("text,expected,found", [
+    ("3.12.1 (main, Jan  2 2024, 10:00:00) [GCC 12.2.0]", (3, 12), (3, 12, 1)),
+    ("2.7.18 (default, Apr 20 2020, 00:00:00) \n[GCC 9.3.0]", (2, 7), (2, 7, 18)),
+    ("3.13.0rc2+ (heads/3.13:abc, Sep 1 2024)", (3, 13), (3, 13, 0)),
+    ("3.15.0a1 experimental", (3, 15), (3, 15, 0)),
+    ("3.14.10", (3, 14), (3, 14, 10)),
+    ("3.11.x (odd)", (3, 11), (3, 11, None)),
+    ("3.12.1 (main)", (3, 11), None),          # another interpreter's text
+    ("3.12 (main)", (3, 12), None),            # no micro part at all
+    ("3.x.1 (main)", (3, 0), None),
+    ("x.12.1 (main)", (3, 12), None),
+    ("", (3, 12), None),
+])
+def test_the_version_at_the_start_of_sys_version(text, expected, found):
+    assert version_in_text(text, expected) == found

@@ -53,6 +53,18 @@ def _bounded_chain(mem: Memory, first: int, next_offset: int, limit: int,
         say("more than %d entries in the %s list: ignoring the rest", limit, what)
 
 
+def version_in_text(text: str, expected: tuple) -> Optional[tuple]:
+    """(major, minor, micro) from the start of a `sys.version` ("3.13.0rc2+ (main, ...)":
+    micro 0), micro None where it has no digits; None unless it is the `expected`
+    (major, minor): a text of another interpreter, or no version at all."""
+    words = text.split(" ", 1)[0].split(".")
+    if len(words) < 3 or not all(w.isdigit() for w in words[:2]):
+        return None
+    micro = words[2][:len(words[2]) - len(words[2].lstrip("0123456789"))]  # "0a1" -> "0"
+    version = (int(words[0]), int(words[1]), int(micro) if micro else None)
+    return version if version[:2] == expected else None
+
+
 class ThreadReader:
     def __init__(self, mem: Memory, interpreter: Interpreter, *, locals: bool = False,
                  max_value_length: int = 80) -> None:
@@ -131,14 +143,11 @@ class ThreadReader:
             sysdict = self.mem.ptr(self.interp.interp_head + self.layout.interpreter.sysdict) \
                 if self.layout.interpreter.sysdict is not None else 0
             text = objs.dict_get_str(sysdict, "version") if sysdict else None
-            words = objs.read_str(text, 64).split(" ", 1)[0].split(".") if text else []
+            if not text:
+                return None
+            return version_in_text(objs.read_str(text, 64), tuple(self.interp.version[:2]))
         except (MemoryReadError, ObjectError):
             return None
-        if len(words) < 3 or not all(w.isdigit() for w in words[:2]):
-            return None
-        micro = words[2][:len(words[2]) - len(words[2].lstrip("0123456789"))]  # "0a1" -> "0"
-        version = (int(words[0]), int(words[1]), int(micro) if micro else None)
-        return version if version[:2] == tuple(self.interp.version[:2]) else None
 
     # -- GIL and GC -------------------------------------------------------------------
     def gil_holder(self, interp: int) -> Optional[int]:
