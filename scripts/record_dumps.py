@@ -12,6 +12,8 @@ targets of the integration tests are started and stopped once each:
 - `zoo`: test_reprs_live's zoo of values with the target's own `repr()` of each,
   every value rendered with an unlimited and with the default budget;
 - `gc`: status.py's `gc` mode, a thread stopped inside a garbage collection (3.7+);
+- `subinterp`: subinterp.py, threads that entered subinterpreters (some nested, from
+  3.6), with what each part reported from inside its own interpreter;
 - `corrupt-DAMAGE`: corrupt.py with each of test_corruption's damages (a frame link
   to garbage or to itself, a code object's filename, a line table cut short), on
   one build of each way of walking frames.
@@ -195,6 +197,19 @@ def record_gc(interp: dict, out: str) -> int:
         proc.wait()
 
 
+def record_subinterp(interp: dict, out: str) -> int:
+    from integration.targets_util import started
+    from integration.test_subinterpreters import settled
+    from pystack.target.live import LiveProcess
+
+    with started(interp, "subinterp.py") as target:
+        settled(target)
+        with LiveProcess(target.pid) as process:
+            rec = Recording(process)
+            rec.dump()
+            return rec.save(out, target.report, interp["name"], "subinterp")
+
+
 def record_corrupt(interp: dict, out: str, damage: str) -> int:
     import json
     from integration.targets_util import started
@@ -210,7 +225,7 @@ def record_corrupt(interp: dict, out: str, damage: str) -> int:
 
 
 SCENARIOS = {"stacks": record_stacks, "locals": record_locals, "zoo": record_zoo,
-             "gc": record_gc}
+             "gc": record_gc, "subinterp": record_subinterp}
 #: test_corruption's damages, on one build of each way of walking frames (frame
 #: objects; 3.11, 3.12 and 3.13's interpreter frames; 3.14's tagged pointers).
 CORRUPT_RECORDED = ["pyenv-2.7.18", "pyenv-3.10.13", "pyenv-3.11.7", "pyenv-3.12.1",
@@ -240,6 +255,8 @@ def main(argv: list) -> int:
                 continue
             if scenario == "gc" and name in ("pyenv-2.7.18", "pyenv-3.6.15"):
                 continue  # their collecting flag is a static of gcmodule.c
+            if scenario == "subinterp" and name == "pyenv-2.7.18":
+                continue  # (its subinterpreters are made in C only)
             record = SCENARIOS[scenario]
             out = os.path.join(DATA, f"{name}.{scenario}.dump.xz")
             size = record(by_name[name], out)

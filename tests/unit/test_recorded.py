@@ -24,6 +24,8 @@ from integration.test_corruption import check as check_damage
 from integration.test_json_group import SCHEMA, check_against_report, check_locals_and_status
 from integration.test_locals_status import check_locals, check_status, frame_variables
 from integration.test_remote import assert_same_stacks
+from integration.test_subinterpreters import check_json as check_interpreters_json
+from integration.test_subinterpreters import check_text as check_interpreters_text
 from integration.test_reprs_live import _expected_full, bad_cuts, is_cut_of
 from pystack import engine
 from pystack.cpython.locate import Interpreter
@@ -250,6 +252,21 @@ def test_locals_and_gil_match_the_targets_report(path):
     assert parse(text)[report["tids"]["spinner"]]["status"] == "Has the GIL"
 
 
+@pytest.mark.parametrize("path", _params("subinterp"))
+def test_subinterpreter_threads_in_call_order(path):
+    """Threads that entered subinterpreters (nested, from threads of the main one):
+    one block per OS thread, a section per interpreter in call order with its label
+    and frames, and per thread state its interpreter's id in JSON."""
+    target = RecordedTarget(path)
+    report = target.meta["report"]
+    threads = [dict(t, sections=[dict(s, frames=[dict(f, code=None) for f in s["frames"]])
+                                 for s in t["sections"]]) for t in report["threads"]]
+    report = dict(report, threads=threads)  # (no source lines: the files are gone)
+    dump = replayed(target)
+    check_interpreters_text(printed(dump), report)
+    check_interpreters_json(document_of(dump), report)
+
+
 def _zoo(path: str, full: bool = False, short: bool = False, generic: bool = False):
     """The recorded zoo rendered in the test that asks (never in a shared fixture:
     mutmut runs only the tests that call a mutated function, and a module fixture is
@@ -320,4 +337,6 @@ def test_recordings_cover_every_layout():
     for scenario in ("stacks", "locals", "zoo"):
         assert len([n for n in names if n.endswith("." + scenario)]) == \
             len([n for n in names if n.endswith(".zoo")]), scenario
+    assert len([n for n in names if n.endswith(".subinterp")]) == \
+        len([n for n in names if n.endswith(".zoo")]) - 1  # all but 2.7
     assert sum(os.path.getsize(p) for _, p in RECORDINGS) < 3 << 20
