@@ -46,6 +46,7 @@ GROUPS = {
                "src/pystack/cpython/objects.py", "src/pystack/cpython/variables.py"],
               ["tests/unit/test_recorded.py", "tests/unit/test_threads.py",
                "tests/unit/test_objects.py", "tests/unit/test_frames.py",
+               "tests/unit/test_variables.py",
                "tests/unit/test_tasks_memory.py", "tests/unit/test_reprs.py"]),
     "render": (["src/pystack/render/text.py", "src/pystack/render/tasks.py",
                 "src/pystack/render/group.py", "src/pystack/render/jsondoc.py"],

@@ -81,7 +81,7 @@ def _names(objects: Objects, field_address: int) -> list[str]:
     names = []
     for item in objects.tuple_items(objects.mem.ptr(field_address), MAX_VARIABLES):
         try:
-            names.append(objects.read_str(item, 256))
+            names.append(objects.read_str(item))
         except (MemoryReadError, ObjectError):
             names.append("???")
     return names
