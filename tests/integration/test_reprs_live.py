@@ -437,6 +437,13 @@ else:
         renamed = type("Renamed", (base,), {})
         renamed.__qualname__ = u"Other"
         add("renamed subclass", renamed(*args))
+    # C types print the part of __name__ after its last dot, Counter all of it
+    for base, name in [(collections.Counter, u"pkg.Dotted"), (collections.OrderedDict,
+                       u"pkg.Dotted"), (collections.OrderedDict, u"x."),
+                       (collections.deque, u"L" * 300)]:
+        renamed = type("Renamed", (base,), {})
+        renamed.__name__ = name
+        add("renamed subclass", renamed([(u"a", 1)]))
 if PY2:
     # _exp as a unicode special (the tuple constructor keeps it) and as a long
     add("decimal", decimal.Decimal((0, (), u"F")))

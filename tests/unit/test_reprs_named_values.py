@@ -447,6 +447,18 @@ def test_counter_sorts_counts_of_any_int_size(version):
 
 
 @py3
+def test_counter_inside_itself_prints_a_cycle_as_a_dict_does(version):
+    """CPython's Counter.__repr__ recurses without end on a Counter inside itself (a
+    RecursionError, no text to match); pystack marks the cycle as a dict's repr
+    does, inside the Counter's name."""
+    heap = Heap(layout_for(version))
+    hole = heap.value(12345)
+    counter = heap.dict([(heap.str("me"), hole)], tp=_counter_class(heap))
+    heap.replace_ptr(hole, counter)
+    assert heap.render(counter) == "Counter({'me': Counter({...})})"
+
+
+@py3
 def test_counter_inside_a_counter(version):
     """A count that is no number: the dict's order (CPython's most_common of one
     item); the inner Counter is another value, no cycle."""
@@ -501,7 +513,8 @@ def _slot_address(zoo: _Zoo, obj: int, name: str) -> int:
 
 @pytest.mark.parametrize("path", PY2_ZOOS)
 @pytest.mark.parametrize("slot,what", [("_sign", None), ("_int", "an int"),
-                                       ("_exp", None), ("_exp", "a str")])
+                                       ("_exp", None), ("_exp", "a str"),
+                                       ("_exp", "a float")])
 def test_python_decimal_without_its_state_is_generic(path, slot, what):
     """2.7's Decimal prints from its slots `_sign` (an int), `_int` (a str of
     digits) and `_exp` (an int, or 'F', 'n', 'N'); an unset slot, or one holding
@@ -510,7 +523,8 @@ def test_python_decimal_without_its_state_is_generic(path, slot, what):
     dec, expected = zoo.find("decimal", r"Decimal\('1\.50'\)$")
     assert zoo.render(dec) == expected
     replacement = {None: 0, "an int": zoo.find("int 1 digits", r"7$")[0],
-                   "a str": zoo.find("native str", r"'abc'$")[0]}[what]
+                   "a str": zoo.find("native str", r"'abc'$")[0],
+                   "a float": zoo.find("float", r"2\.5$")[0]}[what]
     zoo.target.put_ptr(_slot_address(zoo, dec, slot), replacement)
     assert zoo.render(dec) == f"<decimal.Decimal object at 0x{dec:x}>"
 

@@ -62,6 +62,9 @@ MAX_DEPTH = 100
 MAX_INT_DIGITS = 4300
 #: Internal digits we are willing to read to settle the decimal length of a huge int.
 MAX_INT_READ = 1 << 17
+#: A class's name (tp_name, its __name__) is read up to this long; a longer one (or
+#: garbage with no NUL) is no name at all rather than a name cut without a sign.
+_MAX_TYPE_NAME = 4096
 #: Characters of a str or bytes read beyond the budget to choose its quote.
 MAX_QUOTE_SCAN = 1 << 12
 #: A container or string claiming more elements than this is garbage.
@@ -356,9 +359,9 @@ class _Renderer(NamedReprs):
         return info
 
     def _type_name(self, tp: int) -> str:
-        raw = self.mem.cstring(self.mem.ptr(tp + self.o.tp_name), 200)
+        raw = self.mem.cstring(self.mem.ptr(tp + self.o.tp_name), _MAX_TYPE_NAME + 1)
         name = raw.decode("utf-8")
-        if not name or not name.isprintable():
+        if not name or not name.isprintable() or len(raw) > _MAX_TYPE_NAME:
             raise ObjectError("bad tp_name")
         return name
 

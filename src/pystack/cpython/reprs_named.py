@@ -297,7 +297,7 @@ class NamedReprs:
         if owner is None or self._type_name(owner) != name or \
                 self._type_dict_str(owner, "__module__") != module:
             return None
-        return self._type_name(tp).rpartition(".")[2]
+        return self._type_name(tp)  # `self.__class__.__name__`, dots and all
 
     def slot(self, obj: int, tp: int, name: str) -> Optional[int]:
         """The object held in the `__slots__` entry `name` of `obj` (None when the
@@ -754,7 +754,7 @@ class NamedReprs:
             name = self._type_name(self.objects.type_of(address))
         except (ObjectError, ValueError):
             return default
-        return name.rpartition(".")[2] or default
+        return name.rpartition(".")[2]  # (CPython's _PyType_Name: empty after a last dot)
 
     def counter_items(self, address: int) -> Optional[list[tuple[int, int]]]:
         """A Counter's items as its repr lists them (most common first, ties in
