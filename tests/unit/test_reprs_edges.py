@@ -96,6 +96,24 @@ def test_function_like_class_with_unreadable_qualname_prints_its_tp_name(heap: H
     assert heap.render(func) == f"<FuncLike object at 0x{func:x}>"
 
 
+@pytest.mark.parametrize("version", [(3, 6), (3, 12)])
+def test_class_names_are_whole_up_to_the_longest_read(version) -> None:
+    """A class (no readable __qualname__: named by tp_name) of the longest name read
+    prints it whole; one character more is no name at all, never a cut one."""
+    heap = Heap(layout_for(version))
+    longest = reprs._MAX_TYPE_NAME
+    objects = []
+    for length in (longest, longest + 1):
+        tp = heap.type("N", heap=True)
+        heap.alloc(0x400)  # (clear of the type's ht_qualname slot)
+        heap.put_ptr(tp + heap.o.ht_qualname, BAD)
+        heap.put_ptr(tp + heap.o.tp_name, heap.cstring("N" * length))
+        objects.append(heap.new("", 32, tp))
+    whole, too_long = objects
+    assert heap.render(whole, max_len=10 ** 5) == f"<{'N' * longest} object at 0x{whole:x}>"
+    assert heap.render(too_long, max_len=10 ** 5) == f"<invalid object at 0x{too_long:x}>"
+
+
 # -- 2.7 unicode ----------------------------------------------------------------------
 
 def test_py2_unicode_cut_takes_its_quote_from_every_character_it_may_show() -> None:
