@@ -81,3 +81,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_sep("=", title, yellow=True, bold=len(skipped) > MANY_SKIPS)
     for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
         terminalreporter.write_line(f"{count:5d}  {reason}")
+
+
+#: The 3.x layouts the unit tests' synthetic heaps (unit/test_reprs.Heap) are made of.
+HEAP_VERSIONS = [(3, 6), (3, 7), (3, 10), (3, 11), (3, 12), (3, 13), (3, 14), (3, 15)]
+
+
+@pytest.fixture(params=HEAP_VERSIONS, ids=lambda v: "%d.%d" % v)
+def heap(request):
+    """A synthetic heap of objects laid out as each of those versions lays them out."""
+    from pystack.cpython.layouts import layout_for
+    from unit.test_reprs import Heap
+    return Heap(layout_for(request.param))
+
+
+@pytest.fixture
+def heap27():
+    """A synthetic heap of 2.7's objects."""
+    from pystack.cpython.layouts import layout_for
+    from unit.test_reprs import Heap
+    return Heap(layout_for((2, 7)))

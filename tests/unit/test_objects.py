@@ -13,22 +13,11 @@ import struct
 
 import pytest
 
-from pystack.cpython.layouts import layout_for
 from pystack.cpython.memory import Memory
 from pystack.cpython.objects import MAX_DIGITS, ObjectError, Objects
-from unit.test_reprs import PY3_VERSIONS, Heap
+from unit.test_reprs import Heap
 
 TEXTS = ["", "abc", "héllo wörld", "日本語", "\U0001f600 grin", "a\ud800b", "\xff" * 3]
-
-
-@pytest.fixture(params=PY3_VERSIONS, ids=lambda v: "%d.%d" % v)
-def heap(request) -> Heap:
-    return Heap(layout_for(request.param))
-
-
-@pytest.fixture
-def heap27() -> Heap:
-    return Heap(layout_for((2, 7)))
 
 
 @pytest.mark.parametrize("compact", [True, False], ids=["compact", "data-pointer"])

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import HEAP_VERSIONS
 from integration.test_reprs_live import is_cut_of
 from pystack.cpython.layout import PythonLayout
 from pystack.cpython.layouts import layout_for
@@ -408,17 +409,7 @@ class Heap:
         raise TypeError(type(v))
 
 
-PY3_VERSIONS = [(3, 6), (3, 7), (3, 10), (3, 11), (3, 12), (3, 13), (3, 14), (3, 15)]
-
-
-@pytest.fixture(params=PY3_VERSIONS, ids=lambda v: "%d.%d" % v)
-def heap(request) -> Heap:
-    return Heap(layout_for(request.param))
-
-
-@pytest.fixture
-def heap27() -> Heap:
-    return Heap(layout_for((2, 7)))
+PY3_VERSIONS = HEAP_VERSIONS  # (the `heap` fixture of conftest.py is one of each)
 
 
 # -- exact renderings -----------------------------------------------------------------

@@ -18,21 +18,11 @@ import struct
 
 import pytest
 
-from unit.test_reprs import PY3_VERSIONS, Heap, _int_with_top_digits
+from unit.test_reprs import Heap, _int_with_top_digits
 from pystack.cpython import reprs
 from pystack.cpython.layouts import layout_for
 
 BAD = 0xBAD0000  # an unmapped address
-
-
-@pytest.fixture(params=PY3_VERSIONS, ids=lambda v: "%d.%d" % v)
-def heap(request) -> Heap:
-    return Heap(layout_for(request.param))
-
-
-@pytest.fixture
-def heap27() -> Heap:
-    return Heap(layout_for((2, 7)))
 
 
 # -- escapes --------------------------------------------------------------------------
