@@ -91,8 +91,8 @@ def test_a_list_longer_than_its_limit_is_cut_at_the_limit(said):
 
 def test_a_broken_link_in_frozen_memory_ends_the_list_with_a_warning(said):
     assert chain({0x1000: 0x2000}, 0x1000) == [0x1000, 0x2000]
-    assert said.getvalue().startswith(
-        "WARNING: the thread state list is corrupted after 0x2000: ")
+    assert said.getvalue() == "WARNING: the thread state list is corrupted after 0x2000: " \
+        f"{MemoryReadError(0x2000 + NEXT, 8, 'unmapped')}\n"
 
 
 def test_a_broken_link_in_running_memory_is_raised_to_be_read_again(said):
@@ -153,6 +153,12 @@ def test_states_without_frames_go_first_and_need_no_entry_address():
     deeper = thread(7, name="deeper")
     entries = [(busy, 0, 0x8000), (idle, 2, None), (deeper, 1, 0x7000)]
     assert names(in_call_order(entries)) == ["idle", "busy", "deeper"]
+
+
+def test_without_entry_addresses_states_without_frames_still_go_first():
+    idle = thread(7, frames=False, name="idle")
+    busy = thread(7, name="busy")
+    assert names(in_call_order([(busy, 0, None), (idle, 1, None)])) == ["idle", "busy"]
 
 
 def test_terminated_states_are_never_grouped_together():
