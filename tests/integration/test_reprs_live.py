@@ -445,6 +445,10 @@ else:
         renamed.__name__ = name
         add("renamed subclass", renamed([(u"a", 1)]))
 if PY2:
+    for v in [collections.Counter(u"abracadabra"), collections.Counter(),
+              collections.Counter({u"x": 1.5, u"y": 2, u"z": 2 ** 70, u"t": True}),
+              MyCounter(u"aab")]:
+        add("Counter", v)
     # _exp as a unicode special (the tuple constructor keeps it) and as a long
     add("decimal", decimal.Decimal((0, (), u"F")))
     add("decimal", decimal.Decimal((1, (1, 2), u"n")))

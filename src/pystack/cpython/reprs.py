@@ -735,11 +735,10 @@ class _Renderer(NamedReprs):
                 if odict is not None:
                     self.python_odict(address, odict)
                     return
-            else:
-                counter = self.counter_class(tp)
-                if counter is not None:
-                    self.r_counter(address, counter)
-                    return
+            counter = self.counter_class(tp)
+            if counter is not None:
+                self.r_counter(address, counter)
+                return
         used = self.mem.i64(address + self.o.dict_used)
         if not 0 <= used <= MAX_SIZE:
             raise ObjectError("bad dict size")

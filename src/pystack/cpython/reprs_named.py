@@ -766,8 +766,9 @@ class NamedReprs:
             kind = self.type_info(self.mem.ptr(value + self.o.ob_type)).kind
             if kind == "float":
                 counts.append(struct.unpack("<d", self.mem.read(value + self.o.float_fval, 8))[0])
-            elif kind in ("long", "bool"):
-                counts.append(self.long_value(value, _MAX_COUNT_DIGITS))
+            elif kind in ("long", "bool", "int2"):  # (2.7's int and bool hold a C long)
+                counts.append(self.int_ival(value) if self.py2 and kind != "long"
+                              else self.long_value(value, _MAX_COUNT_DIGITS))
             else:
                 return None
         order = sorted(range(len(items)), key=lambda i: -counts[i])
