@@ -447,6 +447,7 @@ else:
 if PY2:
     for v in [collections.Counter(u"abracadabra"), collections.Counter(),
               collections.Counter({u"x": 1.5, u"y": 2, u"z": 2 ** 70, u"t": True}),
+              collections.Counter({u"a": 5, u"b": long(7)}),  # (a long of one digit)
               MyCounter(u"aab")]:
         add("Counter", v)
     # _exp as a unicode special (the tuple constructor keeps it) and as a long
