@@ -157,6 +157,51 @@ class RecordedTarget(Target):
         return self.meta["thread_names"].get(str(tid))
 
 
+class PatchedTarget(Target):
+    """A recording with some bytes replaced (damage, or a state the recording lacks),
+    plus objects a test adds in `EXTRA` (zeros after the last): a read sees the
+    patches over the recording and succeeds where they cover what it lacks."""
+
+    EXTRA = 0x100000000000  # no recording maps anything there
+    EXTRA_SIZE = 1 << 20
+
+    def __init__(self, inner: Target) -> None:
+        self.inner = inner
+        self.patches: list = []  # (address, bytes), the later over the earlier
+        self.extra = bytearray()
+
+    def put(self, address: int, data: bytes) -> None:
+        self.patches.append((address, bytes(data)))
+
+    def put_ptr(self, address: int, value: int) -> None:
+        self.put(address, struct.pack("<Q", value))
+
+    def put_i64(self, address: int, value: int) -> None:
+        self.put(address, struct.pack("<q", value))
+
+    def read(self, address: int, size: int) -> bytes:
+        if self.EXTRA <= address and address + size <= self.EXTRA + self.EXTRA_SIZE:
+            data = self.extra[address - self.EXTRA:address - self.EXTRA + size]
+            return bytes(data) + bytes(size - len(data))
+        try:
+            data = bytearray(self.inner.read(address, size))
+        except MemoryReadError:  # partly what the dump never read: patched, or fails
+            data = bytearray(size)
+            covered = set()
+            for start, patch in self.patches:
+                covered.update(range(max(start, address), min(start + len(patch), address + size)))
+            for byte in set(range(address, address + size)) - covered:
+                data[byte - address] = self.inner.read(byte, 1)[0]
+        for start, patch in self.patches:
+            lo, hi = max(start, address), min(start + len(patch), address + size)
+            if lo < hi:
+                data[lo - address:hi - address] = patch[lo - start:hi - start]
+        return bytes(data)
+
+    def mappings(self) -> list:
+        return self.inner.mappings()
+
+
 def recordings() -> list:
     """(interpreter name, path) of every recording in the repository."""
     if not os.path.isdir(DATA):

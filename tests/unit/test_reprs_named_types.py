@@ -6,7 +6,7 @@ Each test pins one decision of those renderers to what CPython prints (checked
 against the pyenv interpreters of the same version), or, for damaged memory, to the
 marker or generic form pystack falls back to. Most take a value of a recorded zoo
 (tests/unit/data/dumps/*.zoo.dump.xz, found by its label) and change a field or two of
-it through `Patched`, a target that overlays bytes on the recording and serves a few
+it through `PatchedTarget` (tests/recorded.py), a target that overlays bytes on the recording and serves a few
 objects of its own (a str, a C string) from an otherwise unused range; the rest build
 the objects from scratch with test_reprs' `Heap`. They were written to kill the
 mutants of reprs_named.py that the zoo and test_reprs left alive.
@@ -18,7 +18,7 @@ import struct
 
 import pytest
 
-from recorded import DATA, RecordedTarget, without
+from recorded import DATA, PatchedTarget, RecordedTarget, without
 from unit.test_recorded import interpreter_of
 from unit.test_reprs import HEAPTYPE, Heap
 from pystack.cpython.layouts import layout_for
@@ -26,46 +26,12 @@ from pystack.cpython.memory import Memory
 from pystack.cpython.objects import Objects
 from pystack.cpython.reprs import render
 from pystack.cpython.reprs_named import posix_path_text
-from pystack.errors import MemoryReadError
 from pystack.target.base import Target
 
-#: Where `Patched` serves the objects a test adds (no recording maps anything there).
-EXTRA = 0x100000000000
-EXTRA_SIZE = 1 << 20
+#: Where PatchedTarget serves the objects a test adds.
+EXTRA, EXTRA_SIZE = PatchedTarget.EXTRA, PatchedTarget.EXTRA_SIZE
 #: An aligned address that no recording maps: a pointer to it cannot be read.
 UNMAPPED = 0x10
-
-
-class Patched(Target):
-    """A recorded target with some bytes overwritten, plus objects of our own at EXTRA."""
-
-    def __init__(self, base: RecordedTarget) -> None:
-        self.base = base
-        self.patches: dict[int, bytes] = {}
-        self.extra = bytearray()
-
-    def read(self, address: int, size: int) -> bytes:
-        if EXTRA <= address and address + size <= EXTRA + EXTRA_SIZE:
-            # (zeros after the last object: C strings are read by the chunk)
-            data = self.extra[address - EXTRA:address - EXTRA + size]
-            return bytes(data) + bytes(size - len(data))
-        try:
-            data = bytearray(self.base.read(address, size))
-        except MemoryReadError:  # partly what the dump never read: patched, or fails
-            data = bytearray(size)
-            covered = set()
-            for start, patch in self.patches.items():
-                covered.update(range(max(start, address), min(start + len(patch), address + size)))
-            for byte in set(range(address, address + size)) - covered:
-                data[byte - address] = self.base.read(byte, 1)[0]
-        for start, patch in self.patches.items():
-            lo, hi = max(start, address), min(start + len(patch), address + size)
-            if lo < hi:
-                data[lo - address:hi - address] = patch[lo - start:hi - start]
-        return bytes(data)
-
-    def mappings(self) -> list:
-        return self.base.mappings()
 
 
 class _Spy(Target):
@@ -92,7 +58,7 @@ class Zoo:
         if not os.path.exists(path):
             pytest.skip(f"no recording {interpreter}")
         base = RecordedTarget(path)
-        self.target = Patched(base)
+        self.target = PatchedTarget(base)
         self.layout = interpreter_of(base, Memory(base)).layout
         self.o = self.layout.objects
         self.values = base.meta["report"]["values"]
@@ -123,7 +89,7 @@ class Zoo:
         return struct.unpack("<Q", self.target.read(address, 8))[0]
 
     def put(self, address: int, data: bytes) -> None:
-        self.target.patches[address] = data
+        self.target.put(address, data)
 
     def put_ptr(self, address: int, value: int) -> None:
         self.put(address, struct.pack("<Q", value))

@@ -10,7 +10,7 @@ same OrderedDict twice in one value, a class whose `__qualname__` gives no name,
 the work budget spent one unit per node or link), or, for damaged memory (a digit
 count, a block index or a link out of range), the marker or generic form pystack
 prints for it. Recorded zoo values are found by label and patched in place through
-`_Patched`; values the zoo lacks are laid out with test_reprs's `Heap`.
+`PatchedTarget`; values the zoo lacks are laid out with test_reprs's `Heap`.
 """
 from __future__ import annotations
 
@@ -20,57 +20,18 @@ from typing import Callable, Optional
 
 import pytest
 
-from recorded import RecordedTarget, rebuilt_layout, recordings, without
+from recorded import PatchedTarget, RecordedTarget, rebuilt_layout, recordings, without
 from unit.test_reprs import HEAPTYPE, PY3_VERSIONS, Heap
 from pystack.cpython import reprs
 from pystack.cpython.layouts import layout_for
 from pystack.cpython.memory import Memory
 from pystack.cpython.objects import Objects
 from pystack.cpython.reprs import render
-from pystack.errors import MemoryReadError
-from pystack.target.base import Target
 
 WHOLE = 10 ** 6  # a budget every value here fits in
 
 
 # -- recorded zoos, patched ---------------------------------------------------------------
-
-class _Patched(Target):
-    """A recorded target with some bytes replaced (damage, or a state the zoo lacks):
-    a read sees the patches over the recording, and succeeds where they cover what
-    the recording lacks."""
-
-    def __init__(self, inner: RecordedTarget) -> None:
-        self.inner = inner
-        self.patches: list = []
-
-    def put(self, address: int, data: bytes) -> None:
-        self.patches.append((address, bytes(data)))
-
-    def put_ptr(self, address: int, value: int) -> None:
-        self.put(address, struct.pack("<Q", value))
-
-    def put_i64(self, address: int, value: int) -> None:
-        self.put(address, struct.pack("<q", value))
-
-    def read(self, address: int, size: int) -> bytes:
-        try:
-            data, known = bytearray(self.inner.read(address, size)), None
-        except MemoryReadError:
-            data, known = bytearray(size), bytearray(size)
-        for start, blob in self.patches:
-            lo, hi = max(start, address), min(start + len(blob), address + size)
-            if lo < hi:
-                data[lo - address:hi - address] = blob[lo - start:hi - start]
-                if known is not None:
-                    known[lo - address:hi - address] = b"\1" * (hi - lo)
-        if known is not None and not all(known):
-            raise MemoryReadError(address, size, "not in the recording")
-        return bytes(data)
-
-    def mappings(self) -> list:
-        return self.inner.mappings()
-
 
 class _Zoo:
     """One recorded zoo: its values by label, rendered through the patches made."""
@@ -78,7 +39,7 @@ class _Zoo:
     def __init__(self, path: str) -> None:
         inner = RecordedTarget(path)
         meta = inner.meta
-        self.target = _Patched(inner)
+        self.target = PatchedTarget(inner)
         self.name = meta["interpreter"]
         self.version = tuple(meta["version"][:2])
         self.layout = rebuilt_layout(Memory(inner), tuple(meta["version"]), meta["runtime"])
